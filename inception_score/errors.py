@@ -1,0 +1,25 @@
+"""Errors with messages meant for users: one line saying what is wrong and how to fix it."""
+
+
+class InceptionScoreError(Exception):
+    """Base class: the command line prints these as one line (exit 1) without a traceback."""
+
+
+class ConversionError(InceptionScoreError):
+    """The TensorFlow graph is not the expected inception-2015-12-05 graph."""
+
+
+class DownloadError(InceptionScoreError):
+    """Fetching or checking the archive failed."""
+
+
+class ModelFileError(InceptionScoreError):
+    """A model file is missing, truncated, not HDF5 or not this network."""
+
+
+class MissingDependencyError(InceptionScoreError):
+    """An optional dependency (tensorflow for conversion) is not installed."""
+
+
+class InputError(InceptionScoreError, ValueError):
+    """Images, arrays or arguments that cannot be scored as given."""

@@ -1,0 +1,212 @@
+"""A synthetic classify_image_graph_def.pb: the real graph's nodes, ops, attributes and shapes,
+with random weights calibrated so that the score is far from 1 and every layer matters.
+
+Built NodeDef by NodeDef (the graph uses BatchNormWithGlobalNormalization, removed from GraphDef
+version 9, so it cannot be built with Python ops; `versions.producer` stays unset).
+"""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+
+import numpy  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from inception_score import topology  # noqa: E402
+
+# Two cases are exercised on purpose: some layers ignore gamma (scale_after_normalization=False)
+# and some use a variance_epsilon other than the released graph's 0.001.
+def _bn_attrs(index):
+    scale = index % 3 != 1
+    eps = 0.001 if index % 4 else 0.01
+    return scale, eps
+
+
+def smooth_images(rng, n, height, width):
+    """RGB float32 NHWC images in [0, 255] with varied colours, gradients and blobs."""
+    yy, xx = numpy.meshgrid(numpy.linspace(0, 1, height), numpy.linspace(0, 1, width),
+                            indexing='ij')
+    images = numpy.empty((n, height, width, 3), numpy.float32)
+    for i in range(n):
+        img = numpy.zeros((height, width, 3))
+        for _ in range(rng.randint(1, 5)):
+            fy, fx = rng.uniform(0.5, 8, 2)
+            phase = rng.uniform(0, 2 * numpy.pi)
+            wave = numpy.sin(2 * numpy.pi * (fy * yy + fx * xx) + phase)
+            img += wave[..., None] * rng.uniform(-1, 1, 3)
+        for _ in range(rng.randint(0, 4)):
+            cy, cx, r = rng.uniform(0, 1, 3) * [1, 1, 0.4]
+            blob = ((yy - cy) ** 2 + (xx - cx) ** 2) < r ** 2
+            img[blob] = rng.uniform(-1.5, 1.5, 3)
+        img += rng.normal(0, rng.uniform(0, 0.3), img.shape)
+        img = (img - img.min()) / max(img.max() - img.min(), 1e-6)
+        lo, hi = sorted(rng.uniform(0, 255, 2))
+        images[i] = (lo + img * max(hi - lo, 40)).clip(0, 255)
+    return images
+
+
+def _calibrate(rng, images):
+    """Random weights whose batch-norm statistics are those of the images (TF eager ops)."""
+    x = tf.compat.v1.image.resize_bilinear(images, (299, 299))
+    x = (x - 128.0) * 0.0078125
+    params = {}
+    counter = iter(range(10 ** 6))
+
+    def conv(unit, h):
+        kh, kw = unit.ksize
+        w = rng.normal(0, numpy.sqrt(2.0 / (kh * kw * unit.cin)),
+                       (kh, kw, unit.cin, unit.cout)).astype(numpy.float32)
+        y = tf.nn.conv2d(h, w, unit.stride, unit.padding)
+        mean, var = tf.nn.moments(y, axes=[0, 1, 2])
+        scale, eps = _bn_attrs(next(counter))
+        gamma = (1 + rng.normal(0, 0.2, unit.cout)).astype(numpy.float32)
+        beta = rng.normal(0, 0.2, unit.cout).astype(numpy.float32)
+        # Moving statistics near the measured ones, so no layer saturates or dies.
+        mean = mean.numpy() + rng.normal(0, 0.05, unit.cout) * numpy.sqrt(var.numpy())
+        var = var.numpy() * rng.uniform(0.8, 1.25, unit.cout)
+        params[unit.name] = dict(w=w, gamma=gamma, beta=beta, scale=scale, eps=eps,
+                                 mean=mean.astype(numpy.float32),
+                                 var=var.astype(numpy.float32))
+        effective_gamma = gamma if scale else numpy.ones_like(gamma)
+        return tf.nn.relu(tf.nn.batch_normalization(
+            y, params[unit.name]['mean'], params[unit.name]['var'], beta, effective_gamma,
+            eps))
+
+    def pool(layer, h):
+        fn = tf.nn.max_pool2d if layer.kind == 'max' else tf.nn.avg_pool2d
+        return fn(h, layer.ksize, layer.stride, layer.padding)
+
+    feats = topology.walk(x, conv, pool, lambda block, hs: tf.concat(hs, 3))
+    feats = feats.numpy().reshape(-1, topology.NUM_FEATURES).astype(numpy.float64)
+    # Head: remove the direction of the mean feature (which would send every image to one
+    # class), then scale so that the logits have a std of about 4.
+    w = rng.normal(0, 1, (topology.NUM_FEATURES, topology.NUM_CLASSES))
+    u = feats.mean(0) / numpy.linalg.norm(feats.mean(0))
+    w -= numpy.outer(u, u @ w)
+    w *= 4.0 / (feats @ w).std()
+    params['softmax/weights'] = w.astype(numpy.float32)
+    params['softmax/biases'] = rng.normal(0, 3, topology.NUM_CLASSES).astype(numpy.float32)
+    return params
+
+
+class _Builder:
+    def __init__(self):
+        self.graph_def = tf.compat.v1.GraphDef()
+
+    def node(self, name, op, inputs=(), **attrs):
+        node = self.graph_def.node.add()
+        node.name, node.op = name, op
+        node.input.extend(inputs)
+        for key, value in attrs.items():
+            node.attr[key].CopyFrom(value)
+        return name
+
+    def const(self, name, value, dtype=tf.float32):
+        tensor = tf.make_tensor_proto(value, dtype=dtype)
+        return self.node(name, 'Const', value=_attr(tensor=tensor), dtype=_attr(type=dtype))
+
+
+def _attr(**kwargs):
+    if 'type' in kwargs:
+        return tf.compat.v1.AttrValue(type=kwargs['type'].as_datatype_enum)
+    if 'list_ints' in kwargs:
+        return tf.compat.v1.AttrValue(list=tf.compat.v1.AttrValue.ListValue(
+            i=kwargs['list_ints']))
+    return tf.compat.v1.AttrValue(**kwargs)
+
+
+T = _attr(type=tf.float32)
+
+
+def build_graph_def(params, mutate=None):
+    """GraphDef of classify_image_graph_def.pb with `params` (from `calibrated_params`)."""
+    b = _Builder()
+    b.const('DecodeJpeg/contents', b'\xff\xd8not-a-real-jpeg', tf.string)
+    b.node('DecodeJpeg', 'DecodeJpeg', ['DecodeJpeg/contents'], channels=_attr(i=3),
+           acceptable_fraction=_attr(f=1.0), fancy_upscaling=_attr(b=True), ratio=_attr(i=1),
+           try_recover_truncated=_attr(b=False))
+    b.node('Cast', 'Cast', ['DecodeJpeg'], SrcT=_attr(type=tf.uint8), DstT=T)
+    b.const('ExpandDims/dim', 0, tf.int32)
+    b.node('ExpandDims', 'ExpandDims', ['Cast', 'ExpandDims/dim'], T=T,
+           Tdim=_attr(type=tf.int32))
+    b.const('ResizeBilinear/size', [299, 299], tf.int32)
+    b.node('ResizeBilinear', 'ResizeBilinear', ['ExpandDims', 'ResizeBilinear/size'], T=T,
+           align_corners=_attr(b=False))
+    b.const('Sub/y', 128.0)
+    b.node('Sub', 'Sub', ['ResizeBilinear', 'Sub/y'], T=T)
+    b.const('Mul/y', 0.0078125)
+    b.node('Mul', 'Mul', ['Sub', 'Mul/y'], T=T)
+
+    def guarded(name, tensor):
+        # The graph guards tensors with CheckNumerics and an Identity carrying a control edge.
+        b.node(name + '/CheckNumerics', 'CheckNumerics', [tensor], T=T,
+               message=_attr(s=b'check'))
+        return b.node(name + '/control_dependency', 'Identity',
+                      [tensor, '^' + name + '/CheckNumerics'], T=T)
+
+    def conv(unit, x):
+        p = params[unit.name]
+        P = unit.name
+        w = b.const(P + '/conv2d_params', p['w'])
+        b.node(P + '/Conv2D', 'Conv2D', [x, w], T=T,
+               strides=_attr(list_ints=[1, unit.stride, unit.stride, 1]),
+               padding=_attr(s=unit.padding.encode()), use_cudnn_on_gpu=_attr(b=True))
+        names = [b.const(P + '/batchnorm/' + k, p[key])
+                 for k, key in (('moving_mean', 'mean'), ('moving_variance', 'var'),
+                                ('beta', 'beta'), ('gamma', 'gamma'))]
+        b.node(P + '/batchnorm', 'BatchNormWithGlobalNormalization', [P + '/Conv2D'] + names,
+               T=T, variance_epsilon=_attr(f=p['eps']),
+               scale_after_normalization=_attr(b=p['scale']))
+        return b.node(P, 'Relu', [guarded(P, P + '/batchnorm')], T=T)
+
+    def pool(layer, x):
+        if layer.kind == 'max':
+            x = guarded(layer.name, x)
+        op = 'MaxPool' if layer.kind == 'max' else 'AvgPool'
+        k, s = layer.ksize, layer.stride
+        return b.node(layer.name, op, [x], T=T, ksize=_attr(list_ints=[1, k, k, 1]),
+                      strides=_attr(list_ints=[1, s, s, 1]),
+                      padding=_attr(s=layer.padding.encode()))
+
+    def concat(block, xs):
+        dim = b.const(block.name + '/join/concat_dim', 3, tf.int32)
+        return b.node(block.name + '/join', 'Concat', [dim] + list(xs), N=_attr(i=len(xs)),
+                      T=T)
+
+    pool3 = topology.walk('Mul', conv, pool, concat)
+    b.const('pool_3/_reshape/shape', [1, 2048], tf.int32)
+    b.node('pool_3/_reshape', 'Reshape', [pool3, 'pool_3/_reshape/shape'], T=T,
+           Tshape=_attr(type=tf.int32))
+    b.const('softmax/weights', params['softmax/weights'])
+    b.node('softmax/logits/MatMul', 'MatMul', ['pool_3/_reshape', 'softmax/weights'], T=T,
+           transpose_a=_attr(b=False), transpose_b=_attr(b=False))
+    b.const('softmax/biases', params['softmax/biases'])
+    b.node('softmax/logits', 'BiasAdd', ['softmax/logits/MatMul', 'softmax/biases'], T=T)
+    b.node('softmax', 'Softmax', ['softmax/logits'], T=T)
+    if mutate is not None:
+        mutate(b.graph_def)
+    return b.graph_def
+
+
+def calibrated_params(seed=0, n_calibration=12):
+    rng = numpy.random.RandomState(seed)
+    images = smooth_images(rng, n_calibration, 64, 64)
+    return _calibrate(rng, images)
+
+
+def run_graph_def(graph_def, images_nhwc, batch_size=50):
+    """TensorFlow's own pool_3 features and bias-free logits, fed at ExpandDims:0 like the
+    reference (through input_map, which accepts batches)."""
+    feats, logits = [], []
+    with tf.Graph().as_default() as graph:
+        ph = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
+        tf.import_graph_def(graph_def, name='', input_map={'ExpandDims:0': ph})
+        pool3 = graph.get_tensor_by_name('pool_3:0')
+        w = graph.get_operation_by_name('softmax/logits/MatMul').inputs[1]
+        logit = tf.matmul(tf.squeeze(pool3, [1, 2]), w)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            for i in range(0, len(images_nhwc), batch_size):
+                f, l = sess.run([pool3, logit], {ph: images_nhwc[i:i + batch_size]})
+                feats.append(f.reshape(len(f), -1))
+                logits.append(l)
+    return numpy.concatenate(feats), numpy.concatenate(logits)
