@@ -1,0 +1,132 @@
+"""The Inception Score from logits: one formula, streaming and mergeable.
+
+Reference (openai/improved-gan): p = softmax(logits) over all 1008 outputs; N predictions cut
+into `splits` contiguous parts preds[i*N//splits:(i+1)*N//splits]; per part
+exp(mean_x sum_y p(y|x) (log p(y|x) - log mean_x p(y|x))); return the mean and the population
+std (ddof=0) of the part scores.
+
+Per part, mean_x KL = (sum_x sum_y p log p) / n - sum_y m_y log m_y with m = (sum_x p) / n, so
+three sums per part (sum of p, sum of p log p, n) carry everything: they are updated batch by
+batch, added across processes, and memory is O(splits x classes) whatever N is. Everything is
+float64 with log-softmax, so p = 0 contributes 0 instead of the reference's NaN.
+"""
+import numpy
+
+from inception_score.errors import InputError
+
+
+def split_bounds(n, splits):
+    """Start of each part and the end: the reference's i * N // splits."""
+    return numpy.array([i * n // splits for i in range(splits + 1)], dtype=numpy.int64)
+
+
+def check_splits(n, splits):
+    if isinstance(splits, bool) or not isinstance(splits, (int, numpy.integer)) or splits < 1:
+        raise InputError('splits must be an integer >= 1, got {!r}'.format(splits))
+    if n < splits:
+        raise InputError('{} images cannot be cut into {} splits: score at least as many '
+                         'images as splits (the reference uses 50000 and 10)'.format(n, splits))
+
+
+def log_softmax64(logits):
+    logits = numpy.asarray(logits, dtype=numpy.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
+
+
+class ScoreAccumulator:
+    """Per-split sufficient statistics of the score for `n` predictions in `splits` parts.
+
+    `update(logits, start)` adds the rows with original indices start, start+1, ... (by
+    default, the rows after the last update). `permutation`, if given, reorders before
+    splitting as torch-fidelity's shuffle does: position k holds original index permutation[k].
+    """
+
+    def __init__(self, n, splits=10, num_classes=None, permutation=None):
+        check_splits(n, splits)
+        self.n = int(n)
+        self.splits = int(splits)
+        self.bounds = split_bounds(self.n, self.splits)
+        self.num_classes = num_classes
+        # Rows arrive by original index; their split follows from their position.
+        self._position = None
+        if permutation is not None:
+            permutation = numpy.asarray(permutation)
+            if sorted(permutation.tolist()) != list(range(self.n)):
+                raise InputError('permutation must be a permutation of range({})'.format(n))
+            self._position = numpy.empty(self.n, numpy.int64)
+            self._position[permutation] = numpy.arange(self.n)
+        self.sum_p = None
+        self.sum_plogp = numpy.zeros(self.splits)
+        self.count = numpy.zeros(self.splits, numpy.int64)
+        self._cursor = 0
+
+    def update(self, logits, start=None):
+        """Add predictions given as logits (N, C) for original indices start..start+N-1."""
+        logits = numpy.asarray(logits)
+        if logits.ndim != 2:
+            raise InputError('logits must be (N, classes), got shape {}'.format(logits.shape))
+        start = self._cursor if start is None else int(start)
+        stop = start + len(logits)
+        if start < 0 or stop > self.n:
+            raise InputError('rows {}..{} fall outside the {} predictions this score was '
+                             'set up for'.format(start, stop - 1, self.n))
+        if self.sum_p is None:
+            self.num_classes = logits.shape[1]
+            self.sum_p = numpy.zeros((self.splits, self.num_classes))
+        elif logits.shape[1] != self.num_classes:
+            raise InputError('logits have {} classes, earlier ones had {}'.format(
+                logits.shape[1], self.num_classes))
+        logp = log_softmax64(logits)
+        if not numpy.isfinite(logp).all():
+            raise InputError('logits contain NaN or Inf')
+        p = numpy.exp(logp)
+        plogp = (p * logp).sum(axis=1)
+        index = numpy.arange(start, stop)
+        if self._position is not None:
+            index = self._position[index]
+        part = numpy.searchsorted(self.bounds, index, side='right') - 1
+        for s in numpy.unique(part):
+            rows = part == s
+            self.sum_p[s] += p[rows].sum(axis=0)
+            self.sum_plogp[s] += plogp[rows].sum()
+            self.count[s] += rows.sum()
+        self._cursor = stop
+        return self
+
+    def merge(self, other):
+        """Add another accumulator's statistics (same n and splits, disjoint rows)."""
+        if (other.n, other.splits) != (self.n, self.splits):
+            raise InputError('cannot merge scores of different set-ups')
+        if other.sum_p is not None:
+            if self.sum_p is None:
+                self.num_classes = other.num_classes
+                self.sum_p = numpy.zeros_like(other.sum_p)
+            self.sum_p += other.sum_p
+        self.sum_plogp += other.sum_plogp
+        self.count += other.count
+        return self
+
+    def split_scores(self):
+        expected = numpy.diff(self.bounds)
+        if not numpy.array_equal(self.count, expected):
+            raise InputError('the score is incomplete: {} of {} predictions were added'.format(
+                int(self.count.sum()), self.n))
+        n = self.count.astype(numpy.float64)
+        mean_p = self.sum_p / n[:, None]
+        with numpy.errstate(divide='ignore', invalid='ignore'):
+            m_log_m = numpy.where(mean_p > 0, mean_p * numpy.log(mean_p), 0.0)
+        kl = self.sum_plogp / n - m_log_m.sum(axis=1)
+        return numpy.exp(kl)
+
+    def result(self):
+        """(mean, std) over the splits, std with ddof=0 as the reference."""
+        scores = self.split_scores()
+        return float(numpy.mean(scores)), float(numpy.std(scores))
+
+
+def inception_score_from_logits(logits, splits=10, permutation=None):
+    """(mean, std) of the Inception Score of (N, C) logits, in the reference's split order."""
+    logits = numpy.asarray(logits)
+    acc = ScoreAccumulator(len(logits), splits, permutation=permutation)
+    return acc.update(logits).result()

@@ -1,0 +1,245 @@
+"""Model files: fetch the TF archive, check it, convert it, save and load HDF5 safely.
+
+Nothing half-written is ever left behind: downloads and model files go to a temporary file in
+the target directory and are renamed into place only when complete and checked.
+"""
+import contextlib
+import datetime
+import gzip
+import hashlib
+import http.client
+import os
+import socket
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+
+import chainer
+
+from inception_score.errors import ConversionError, DownloadError, ModelFileError
+
+DEFAULT_URL = ('https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/'
+               'inception-2015-12-05.tgz')
+GRAPH_MEMBER = 'classify_image_graph_def.pb'
+MODEL_FILENAME = 'inception_score.model'
+CONVERTER_VERSION = '1'
+_CHUNK = 1 << 20
+
+
+def default_model_path():
+    """Where pretrained files live by Chainer's convention ($CHAINER_DATASET_ROOT)."""
+    return os.path.join(chainer.dataset.get_dataset_directory(
+        'inception_score', create_directory=False), MODEL_FILENAME)
+
+
+def create_command(path):
+    return 'python download.py --outfile {}'.format(path)
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ModelFileError('cannot write {}: directory {} does not exist'.format(
+            path, directory))
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.part',
+                               dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _progress_bar(total, desc):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is a dependency, but a bar is not worth failing for
+        return contextlib.nullcontext(None)
+    return tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=desc,
+                file=sys.stderr, leave=False)
+
+
+def fetch(url, dest, progress=True, timeout=60):
+    """Download `url` to `dest`, checking the length; return the SHA-256 of the bytes."""
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        raise DownloadError('cannot download {}: HTTP {} {}'.format(url, e.code, e.reason)) \
+            from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, 'reason', e)
+        raise DownloadError('cannot download {} ({}); offline, convert a local copy with '
+                            '--graph PATH'.format(url, reason)) from None
+    length = response.headers.get('Content-Length')
+    total = int(length) if length and length.isdigit() else None
+    digest, received = hashlib.sha256(), 0
+    bar = _progress_bar(total, os.path.basename(url)) if progress else \
+        contextlib.nullcontext(None)
+    with response, open(dest, 'wb') as out, bar as bar:
+        while True:
+            try:
+                chunk = response.read(_CHUNK)
+            except (http.client.IncompleteRead, OSError, socket.timeout) as e:
+                raise DownloadError('connection to {} dropped after {} of {} bytes ({}); run '
+                                    'again'.format(url, received, total or '?',
+                                                   type(e).__name__)) from None
+            if not chunk:
+                break
+            out.write(chunk)
+            digest.update(chunk)
+            received += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+    if total is not None and received != total:
+        raise DownloadError('download of {} is incomplete: {} of {} bytes; run again'.format(
+            url, received, total))
+    return digest.hexdigest()
+
+
+def check_sha256(path, actual, expected):
+    if expected and actual != expected.strip().lower():
+        raise DownloadError('SHA-256 of {} is {}, expected {}: the file is corrupt or not the '
+                            'pinned archive'.format(path, actual, expected.strip().lower()))
+
+
+def read_graph_bytes(path):
+    """The bytes of classify_image_graph_def.pb from a .tgz/.tar holding it or a bare .pb.
+
+    Archives are read in memory: no member is ever written to disk.
+    """
+    try:
+        with open(path, 'rb') as f:
+            magic = f.read(262)
+    except OSError as e:
+        raise DownloadError('cannot read {}: {}'.format(path, e.strerror)) from None
+    is_archive = magic[:2] == b'\x1f\x8b' or magic[257:262] == b'ustar'
+    if not is_archive:
+        with open(path, 'rb') as f:
+            return f.read()
+    try:
+        with tarfile.open(path, 'r:*') as tar:
+            for member in tar:
+                if os.path.basename(member.name) == GRAPH_MEMBER and member.isfile():
+                    return tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
+        raise DownloadError('{} is truncated or corrupt ({}): download it again'.format(
+            path, e)) from None
+    raise ConversionError('{} holds no {}: it is not the inception-2015-12-05 archive'.format(
+        path, GRAPH_MEMBER))
+
+
+def save_model(model, path, metadata=None):
+    """Save `model` as HDF5 at `path` atomically, with `metadata` as root attributes."""
+    import h5py
+    with atomic_output(path) as tmp:
+        chainer.serializers.save_hdf5(tmp, model)
+        with h5py.File(tmp, 'a') as f:
+            for key, value in (metadata or {}).items():
+                f.attrs[key] = value
+
+
+def read_metadata(path):
+    import h5py
+    with h5py.File(path, 'r') as f:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+
+
+def load_model(path=None):
+    """Load an `Inception` from an HDF5 file (ours or the earlier Chainer port's).
+
+    Raises ModelFileError naming the problem and the command that recreates the file.
+    """
+    import h5py
+    from inception_score.model import Inception
+
+    path = default_model_path() if path is None else path
+    fix = 'create it with: {}'.format(create_command(path))
+    if not os.path.isfile(path):
+        raise ModelFileError('model file {} not found: {}'.format(path, fix))
+    if not h5py.is_hdf5(path):
+        raise ModelFileError('{} is not an HDF5 model file: {}'.format(path, fix))
+    model = Inception()
+    expected = dict(model.namedparams())
+    expected.update(_named_persistents(model))
+    try:
+        with h5py.File(path, 'r') as f:
+            for name, value in expected.items():
+                key = name.lstrip('/')
+                shape = getattr(value, 'shape', None)
+                if key not in f:
+                    raise ModelFileError('{} does not hold the Inception network (no {!r}): '
+                                         '{}'.format(path, key, fix))
+                if shape is not None and f[key].shape != shape:
+                    raise ModelFileError('{} does not hold the Inception network: {!r} has '
+                                         'shape {}, expected {}'.format(path, key,
+                                                                       f[key].shape, shape))
+        chainer.serializers.load_hdf5(path, model)
+    except (OSError, KeyError, ValueError) as e:
+        raise ModelFileError('{} is unreadable, probably truncated ({}): {}'.format(
+            path, str(e).splitlines()[0] if str(e) else type(e).__name__, fix)) from None
+    return model
+
+
+def _named_persistents(model):
+    for path, link in model.namedlinks():
+        for name in link._persistent:
+            yield '{}/{}'.format(path.rstrip('/'), name), getattr(link, name)
+
+
+def build_model_file(outfile, url=DEFAULT_URL, graph=None, sha256=None, progress=True,
+                     log=print):
+    """Fetch (or read `graph`), check, convert and save the model; return its metadata."""
+    from inception_score.convert import convert_graph_def, parse_graph_def
+
+    out_dir = os.path.dirname(os.path.abspath(outfile))
+    if not os.path.isdir(out_dir):
+        raise ModelFileError('cannot write {}: directory {} does not exist'.format(
+            outfile, out_dir))
+    with tempfile.TemporaryDirectory(prefix='inception_score.') as scratch:
+        if graph is None:
+            source = url
+            archive = os.path.join(scratch, os.path.basename(url) or 'archive')
+            log('Downloading {}'.format(url))
+            digest = fetch(url, archive, progress=progress)
+        else:
+            source = os.path.abspath(graph)
+            if not os.path.isfile(graph):
+                raise DownloadError('--graph {} does not exist: give the path of '
+                                    'inception-2015-12-05.tgz or classify_image_graph_def.pb'
+                                    .format(graph))
+            archive = graph
+            digest = sha256_file(graph)
+        log('SHA-256 of {}: {}'.format(os.path.basename(source), digest))
+        check_sha256(source, digest, sha256)
+        data = read_graph_bytes(archive)
+    log('Converting {} ({:.1f} MB)'.format(GRAPH_MEMBER, len(data) / 1e6))
+    model = convert_graph_def(parse_graph_def(data))
+    metadata = {
+        'inception_score_converter_version': CONVERTER_VERSION,
+        'source': source,
+        'source_sha256': digest,
+        'graph_sha256': hashlib.sha256(data).hexdigest(),
+        'created_utc': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+    }
+    save_model(model, outfile, metadata)
+    log('Saved {}'.format(outfile))
+    return metadata
+
+
+__all__ = ['DEFAULT_URL', 'GRAPH_MEMBER', 'build_model_file', 'default_model_path', 'fetch',
+           'load_model', 'read_graph_bytes', 'read_metadata', 'save_model', 'sha256_file']

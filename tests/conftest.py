@@ -1,0 +1,93 @@
+"""Session fixtures: the synthetic graph, its archive, the converted model file and TensorFlow's
+own outputs are built once and shared by the tests."""
+import io
+import os
+import sys
+import tarfile
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+
+import numpy  # noqa: E402
+import pytest  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+import synthetic_graph  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (count, height, width): upsampled, 299 (no resize), non-square, downsampled; 200 in all.
+FIDELITY_SIZES = ((64, 32, 32), (48, 64, 64), (24, 299, 299), (32, 48, 80), (32, 360, 320))
+
+
+@pytest.fixture(scope='session')
+def synthetic_params():
+    return synthetic_graph.calibrated_params(seed=0)
+
+
+@pytest.fixture(scope='session')
+def graph_def(synthetic_params):
+    return synthetic_graph.build_graph_def(synthetic_params)
+
+
+@pytest.fixture(scope='session')
+def graph_files(graph_def, tmp_path_factory):
+    """The synthetic graph as a bare .pb and as a .tgz laid out like inception-2015-12-05.tgz."""
+    d = tmp_path_factory.mktemp('graph')
+    data = graph_def.SerializeToString()
+    pb = d / 'classify_image_graph_def.pb'
+    pb.write_bytes(data)
+    tgz = d / 'inception-2015-12-05.tgz'
+    make_tgz(tgz, {'classify_image_graph_def.pb': data,
+                   'imagenet_synset_to_human_label_map.txt': b'n00000000\tthing\n',
+                   'LICENSE': b'synthetic test archive\n'})
+    return {'pb': str(pb), 'tgz': str(tgz), 'bytes': data}
+
+
+def make_tgz(path, members):
+    with tarfile.open(str(path), 'w:gz', compresslevel=1) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.fixture(scope='session')
+def model_file(graph_files, tmp_path_factory):
+    from inception_score.weights import build_model_file
+    path = tmp_path_factory.mktemp('model') / 'inception_score.model'
+    build_model_file(str(path), graph=graph_files['tgz'], progress=False, log=lambda m: None)
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def model(model_file):
+    from inception_score import load_model
+    return load_model(model_file)
+
+
+@pytest.fixture(scope='session')
+def fidelity_images():
+    """Groups of NHWC float32 images in [0, 255], one group per size."""
+    rng = numpy.random.RandomState(123)
+    return [synthetic_graph.smooth_images(rng, n, h, w) for n, h, w in FIDELITY_SIZES]
+
+
+@pytest.fixture(scope='session')
+def tf_outputs(graph_def, fidelity_images):
+    """TensorFlow's pool_3 features and bias-free logits for every group, concatenated."""
+    outs = [synthetic_graph.run_graph_def(graph_def, group) for group in fidelity_images]
+    return (numpy.concatenate([f for f, _ in outs]),
+            numpy.concatenate([l for _, l in outs]))
+
+
+@pytest.fixture(scope='session')
+def chainer_outputs(model, fidelity_images):
+    feats, logits = [], []
+    for group in fidelity_images:
+        x = numpy.ascontiguousarray(group.transpose(0, 3, 1, 2))
+        for i in range(0, len(x), 50):
+            f = model.features(x[i:i + 50]).array
+            feats.append(f)
+            logits.append(model.logit(f).array)
+    return numpy.concatenate(feats), numpy.concatenate(logits)

@@ -1,0 +1,41 @@
+"""resize_bilinear_tf1 against TensorFlow's own legacy ResizeBilinear."""
+import numpy
+import pytest
+import tensorflow as tf
+
+from inception_score.resize import resize_bilinear_tf1
+
+SIZES = [((32, 32), (299, 299)), ((64, 64), (299, 299)), ((28, 28), (299, 299)),
+         ((48, 80), (299, 299)), ((300, 301), (299, 299)), ((360, 320), (299, 299)),
+         ((1000, 17), (299, 299)), ((7, 5), (13, 3)), ((299, 299), (299, 299))]
+
+
+@pytest.mark.parametrize('in_size,out_size', SIZES)
+def test_matches_tensorflow_resize_bilinear(in_size, out_size):
+    rng = numpy.random.RandomState(sum(in_size))
+    nhwc = rng.uniform(0, 255, (2,) + in_size + (3,)).astype(numpy.float32)
+    expected = tf.compat.v1.image.resize_bilinear(nhwc, out_size, align_corners=False).numpy()
+    ours = resize_bilinear_tf1(nhwc.transpose(0, 3, 1, 2), out_size).transpose(0, 2, 3, 1)
+    assert ours.dtype == numpy.float32 and ours.shape == expected.shape
+    assert numpy.abs(ours - expected).max() <= 1e-4
+
+
+def test_is_not_the_align_corners_or_half_pixel_resize():
+    # The traps of earlier ports: these resizes give visibly different pixels.
+    x = numpy.random.RandomState(0).uniform(0, 255, (1, 32, 32, 3)).astype(numpy.float32)
+    ours = resize_bilinear_tf1(x.transpose(0, 3, 1, 2), (299, 299)).transpose(0, 2, 3, 1)
+    aligned = tf.compat.v1.image.resize_bilinear(x, (299, 299), align_corners=True).numpy()
+    half_pixel = tf.image.resize(x, (299, 299), method='bilinear').numpy()
+    assert numpy.abs(ours - aligned).max() > 10
+    assert numpy.abs(ours - half_pixel).max() > 10
+
+
+def test_uint8_input_and_no_modification():
+    x = numpy.random.RandomState(1).randint(0, 256, (1, 3, 32, 32)).astype(numpy.uint8)
+    before = x.copy()
+    out = resize_bilinear_tf1(x, (299, 299))
+    assert numpy.array_equal(x, before)
+    ref = resize_bilinear_tf1(x.astype(numpy.float32), (299, 299))
+    assert numpy.array_equal(out, ref)
+    same = resize_bilinear_tf1(ref, (299, 299))
+    assert same is not ref and numpy.array_equal(same, ref)
