@@ -106,7 +106,7 @@ def fetch(url, dest, progress=True, timeout=60):
             if bar is not None:
                 bar.update(len(chunk))
     if total is not None and received != total:
-        raise DownloadError('download of {} is incomplete: {} of {} bytes; run again'.format(
+        raise DownloadError('connection to {} dropped after {} of {} bytes; run again'.format(
             url, received, total))
     return digest.hexdigest()
 

@@ -1,0 +1,76 @@
+"""inception_score(model, ims, ...): input checks, no modification of the caller's data."""
+import numpy
+import pytest
+
+from inception_score import InputError, inception_score, inception_score_from_logits
+
+
+@pytest.fixture(scope='module')
+def small_uint8():
+    rng = numpy.random.RandomState(5)
+    return rng.randint(0, 256, (6, 3, 32, 32)).astype(numpy.uint8)
+
+
+def test_uint8_float_and_value_ranges_agree_and_inputs_are_untouched(model, small_uint8):
+    as_float = small_uint8.astype(numpy.float32)
+    minus_one_one = as_float / numpy.float32(127.5) - 1
+    copies = [a.copy() for a in (small_uint8, as_float, minus_one_one)]
+    from_uint8 = inception_score(model, small_uint8, batch_size=6, splits=2)
+    other_batches = inception_score(model, small_uint8, batch_size=4, splits=2)
+    from_float = inception_score(model, as_float, batch_size=6, splits=2)
+    from_pm1 = inception_score(model, minus_one_one, batch_size=6, splits=2,
+                               value_range=(-1, 1))
+    for before, after in zip(copies, (small_uint8, as_float, minus_one_one)):
+        assert numpy.array_equal(before, after)
+    assert from_uint8 == from_float
+    assert numpy.allclose(other_batches, from_float, rtol=1e-4)  # float32 rounding only
+    assert numpy.allclose(from_pm1, from_float, rtol=1e-4)
+    logits = model.logits(small_uint8).array
+    assert numpy.allclose(from_float, inception_score_from_logits(logits, 2), rtol=1e-6)
+
+
+def test_score_ignores_chainer_train_config(model, small_uint8):
+    import chainer
+    with chainer.using_config('train', True):
+        trained = model.logits(small_uint8[:2]).array
+    assert numpy.array_equal(trained, model.logits(small_uint8[:2]).array)
+
+
+GOOD = numpy.full((12, 3, 8, 8), 100, numpy.float32)
+
+
+def _with(value, index=(0, 0, 0, 0)):
+    x = GOOD.copy()
+    x[index] = value
+    return x
+
+
+@pytest.mark.parametrize('ims,kwargs,message', [
+    (GOOD[0], {}, 'must be a 4-D array (N, 3, H, W), got shape (3, 8, 8)'),
+    (GOOD.transpose(0, 2, 3, 1)[:, :, :3].copy().transpose(0, 1, 3, 2)[:, :5],
+     {}, 'must have 3 channels'),
+    (numpy.zeros((12, 8, 8, 3), numpy.float32), {}, 'pass ims.transpose(0, 3, 1, 2)'),
+    (numpy.zeros((12, 1, 8, 8), numpy.float32), {}, 'must have 3 channels on axis 1'),
+    (_with(numpy.nan), {}, 'contain NaN or Inf'),
+    (_with(numpy.inf), {}, 'contain NaN or Inf'),
+    (_with(256.0), {}, 'outside value_range (0, 255)'),
+    (_with(-3.0), {}, 'clip or rescale'),
+    (GOOD / 255, {}, 'pass value_range=(0, 1)'),
+    (GOOD / 127.5 - 1, {}, 'pass value_range=(-1, 1)'),
+    (GOOD, {'value_range': (0, 1)}, 'outside value_range (0, 1)'),
+    (GOOD, {'value_range': (0, 2)}, 'value_range must be one of'),
+    (GOOD.astype(numpy.complex64), {}, 'must be uint8 or float'),
+    (GOOD.tolist(), {}, 'must be a numpy or cupy array'),
+    (GOOD, {'splits': 13}, '12 images cannot be cut into 13 splits'),
+    (GOOD, {'splits': 0}, 'splits must be an integer >= 1'),
+    (GOOD, {'batch_size': 0}, 'batch_size must be an integer >= 1'),
+])
+def test_bad_input_is_rejected_before_any_work(ims, kwargs, message):
+    class Untouchable:
+        def logits(self, x):
+            raise AssertionError('the network must not run on bad input')
+
+    with pytest.raises(InputError) as info:
+        inception_score(Untouchable(), ims, **kwargs)
+    assert message in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
