@@ -9,7 +9,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy
 
-from inception_score import topology
+from inception_score import cpu_gemm, topology
 from inception_score.resize import resize_bilinear_tf1
 
 _GRAPH_EPS = float(numpy.float32(topology.GRAPH_EPS))
@@ -75,6 +75,10 @@ class Inception(chainer.Chain):
     2048 pool_3 features, `model.logits(x)` the bias-free logits (as the reference).
     """
 
+    # CPU kernels: 'gemm' (cpu_gemm: batch norm folded, one SGEMM per conv, NHWC) or 'chainer'
+    # (chainer.functions, the path GPUs take through cuDNN). Same numbers to float32 rounding.
+    cpu_kernel = 'gemm'
+
     def __init__(self):
         super().__init__()
         with self.init_scope():
@@ -115,6 +119,8 @@ class Inception(chainer.Chain):
         return x
 
     def _features(self, x):
+        if self.cpu_kernel == 'gemm' and isinstance(x, numpy.ndarray):
+            return chainer.Variable(cpu_gemm.features(self, x))
         h = topology.walk(x, self._conv_unit, _pool, _concat)
         return F.reshape(h, (h.shape[0], topology.NUM_FEATURES))
 
