@@ -98,37 +98,44 @@ class Inception(chainer.Chain):
     def features(self, x):
         """pool_3 features, (N, 2048) float32 Variable."""
         with chainer.using_config('train', False), chainer.no_backprop_mode():
-            return self._features(self._preprocess(x))
+            return self._features(x)
 
     def logits(self, x):
         """Bias-free logits over the 1008 outputs, (N, 1008) float32 Variable."""
         with chainer.using_config('train', False), chainer.no_backprop_mode():
-            return self.logit(self._features(self._preprocess(x)))
+            return self.logit(self._features(x))
 
-    def _preprocess(self, x):
+    def _features(self, x):
+        x = self._to_device(x)
+        if self.cpu_kernel == 'gemm' and isinstance(x, numpy.ndarray):
+            return chainer.Variable(cpu_gemm.features(self, x, preprocess))
+        h = topology.walk(preprocess(x), self._conv_unit, _pool, _concat)
+        return F.reshape(h, (h.shape[0], topology.NUM_FEATURES))
+
+    def _to_device(self, x):
         if isinstance(x, chainer.Variable):
             x = x.array
         if getattr(x, 'ndim', None) != 4 or x.shape[1] != 3:
             raise ValueError('Inception expects RGB images of shape (N, 3, H, W), got shape {}'
                              .format(getattr(x, 'shape', type(x).__name__)))
-        x = self.device.send(x)
-        # resize_bilinear_tf1 returns a float32 copy: the caller's array is left as it was.
-        x = resize_bilinear_tf1(x, (topology.INPUT_SIZE, topology.INPUT_SIZE))
-        x -= numpy.float32(topology.PREPROCESS_CONSTS['Sub/y'])
-        x *= numpy.float32(topology.PREPROCESS_CONSTS['Mul/y'])
-        return x
-
-    def _features(self, x):
-        if self.cpu_kernel == 'gemm' and isinstance(x, numpy.ndarray):
-            return chainer.Variable(cpu_gemm.features(self, x))
-        h = topology.walk(x, self._conv_unit, _pool, _concat)
-        return F.reshape(h, (h.shape[0], topology.NUM_FEATURES))
+        return self.device.send(x)
 
     def _conv_unit(self, unit, x):
         conv, bn = self.unit(unit.name)
         h = F.convolution_2d(x, conv.W, stride=unit.stride, pad=conv.pad)
         h = F.fixed_batch_normalization(h, bn.gamma, bn.beta, bn.avg_mean, bn.avg_var, bn.eps)
         return F.relu(h)
+
+
+def preprocess(x):
+    """The graph's input nodes: ResizeBilinear to 299x299, then (x - 128) * (1 / 128).
+
+    Returns a new float32 array: the caller's array is left as it was.
+    """
+    x = resize_bilinear_tf1(x, (topology.INPUT_SIZE, topology.INPUT_SIZE))
+    x -= numpy.float32(topology.PREPROCESS_CONSTS['Sub/y'])
+    x *= numpy.float32(topology.PREPROCESS_CONSTS['Mul/y'])
+    return x
 
 
 def _pool(layer, x):

@@ -69,3 +69,15 @@ def test_a_converter_ignoring_scale_after_normalization_would_be_caught(
         wrong.unit(name)[1].gamma.array[...] = synthetic_params[name]['gamma']
     assert _rel(wrong.logits(x).array, tf_outputs[1][:4]) > 1e-2
     assert _rel(model.logits(x).array, tf_outputs[1][:4]) <= 1e-3
+
+
+def test_cpu_gemm_and_plain_chainer_paths_agree(model, fidelity_images, tf_outputs,
+                                                 chainer_outputs):
+    # The GPU takes the plain chainer.functions path; on CPU it is the reference for cpu_gemm.
+    plain = model.copy(mode='share')
+    plain.cpu_kernel = 'chainer'
+    assert model.cpu_kernel == 'gemm'
+    x = numpy.ascontiguousarray(fidelity_images[0][:6].transpose(0, 3, 1, 2))
+    plain_logits = plain.logits(x).array
+    assert _rel(plain_logits, tf_outputs[1][:6]) <= 1e-3
+    assert _rel(chainer_outputs[1][:6], plain_logits) <= 1e-4
