@@ -3,11 +3,11 @@ unless --debug, and a failed run leaves no output file."""
 import argparse
 import sys
 
-from inception_score.errors import InceptionScoreError
+from inception_score.errors import InceptionScoreError, UsageError
 
 
 def run(main, argv, parser):
-    """Call main(args); turn InceptionScoreError into a one-line message and exit code 1."""
+    """Call main(args); errors become one line on stderr: exit 2 for usage, 1 for data."""
     args = parser.parse_args(argv)
     try:
         return main(args) or 0
@@ -15,7 +15,7 @@ def run(main, argv, parser):
         if getattr(args, 'debug', False):
             raise
         print('{}: error: {}'.format(parser.prog, e), file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         print('{}: interrupted'.format(parser.prog), file=sys.stderr)
         return 130
@@ -52,3 +52,92 @@ def _download(args):
 
 def download_main(argv=None):
     return run(_download, argv, download_parser())
+
+
+def _value_range(text):
+    try:
+        lo, hi = (float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected LO,HI such as 0,255 or -1,1') from None
+    if (lo, hi) not in ((0, 255), (0, 1), (-1, 1)):
+        raise argparse.ArgumentTypeError('must be 0,255, 0,1 or -1,1')
+    return lo, hi
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be an integer >= 1, got {!r}'.format(text))
+    return value
+
+
+def score_parser():
+    from inception_score import weights
+    from inception_score.resize import RESIZE_MODES
+    p = argparse.ArgumentParser(
+        prog='inception-score',
+        description='Inception Score of image folders (png, jpg, bmp, webp, tif) and .npz/.npy '
+                    'files, exactly as openai/improved-gan computes it.')
+    p.add_argument('paths', nargs='+', metavar='PATH', help='folder, .npz or .npy')
+    p.add_argument('--model', default=None,
+                   help='model file from download.py (default: {})'.format(
+                       weights.default_model_path()))
+    p.add_argument('--batch-size', type=_positive, default=100)
+    p.add_argument('--splits', type=_positive, default=10)
+    p.add_argument('--gpu', type=int, default=-1, help='GPU id, -1 for CPU (default)')
+    p.add_argument('--samples', type=_positive, default=None,
+                   help='score the first N images only')
+    p.add_argument('--shuffle', action='store_true',
+                   help='permute before splitting (as torch-fidelity); default: the '
+                        "reference's contiguous order")
+    p.add_argument('--seed', type=int, default=None,
+                   help='seed of --shuffle (default 2020, as torch-fidelity)')
+    p.add_argument('--resize', choices=sorted(RESIZE_MODES), default='tf1',
+                   help="tf1: the graph's own (reference numbers); pil, nearest: other tools'")
+    p.add_argument('--input-range', type=_value_range, default=(0, 255), metavar='LO,HI',
+                   help='value range of float arrays: 0,255 (default), 0,1 or -1,1')
+    p.add_argument('--key', default=None, help='array in a .npz (default arr_0)')
+    p.add_argument('--layout', choices=('nchw', 'nhwc'), default=None,
+                   help='array layout when the shape is ambiguous')
+    p.add_argument('--skip-bad', action='store_true',
+                   help='skip unreadable image files (listed in the report) instead of failing')
+    p.add_argument('--allow-16bit', action='store_true',
+                   help='accept 16-bit images, scaled to 8 bits')
+    p.add_argument('--json', metavar='OUT', default=None, help='write a JSON report')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.add_argument('--debug', action='store_true', help='show tracebacks')
+    return p
+
+
+def _score(args):
+    import time
+    from inception_score import evaluate, report, sources, weights
+    started = time.time()
+    if args.json is not None:
+        weights.check_writable(args.json)
+    source = sources.ConcatSource(
+        sources.open_source(path, key=args.key, layout=args.layout,
+                            value_range=args.input_range, skip_bad=args.skip_bad,
+                            allow_16bit=args.allow_16bit)
+        for path in args.paths)
+    model_path = weights.default_model_path() if args.model is None else args.model
+    model = weights.load_model(model_path)
+    device = report.to_device(model, args.gpu)
+    n = len(source) if args.samples is None else args.samples
+    with report.progress_bar(n, disable=args.quiet) as bar:
+        acc = evaluate.score_source(model, source, args.batch_size, args.splits,
+                                    samples=args.samples, shuffle=args.shuffle, seed=args.seed,
+                                    resize=args.resize, progress=bar)
+    mean, std = acc.result()
+    print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, splits={})'.format(
+        mean, std, acc.n, acc.splits), flush=True)
+    if args.json is not None:
+        report.write_json(args.json, report.build(
+            args, acc, model_path, device, time.time() - started, source.skipped))
+
+
+def score_main(argv=None):
+    return run(_score, argv, score_parser())

@@ -23,3 +23,7 @@ class MissingDependencyError(InceptionScoreError):
 
 class InputError(InceptionScoreError, ValueError):
     """Images, arrays or arguments that cannot be scored as given."""
+
+
+class UsageError(InceptionScoreError):
+    """A bad argument (missing path, unwritable output, too many samples): exit code 2."""

@@ -2,9 +2,10 @@
 import chainer
 import numpy
 
-from inception_score.errors import InputError
-from inception_score.io import check_images, to_pixel_range
+from inception_score.errors import InputError, UsageError
 from inception_score.score import ScoreAccumulator, check_splits
+
+SHUFFLE_SEED = 2020  # torch-fidelity's default, so shuffled numbers are comparable
 
 
 def _check_batch_size(batch_size):
@@ -13,26 +14,84 @@ def _check_batch_size(batch_size):
         raise InputError('batch_size must be an integer >= 1, got {!r}'.format(batch_size))
 
 
+def _permutation(n, shuffle, seed):
+    if not shuffle:
+        return None
+    return numpy.random.RandomState(SHUFFLE_SEED if seed is None else seed).permutation(n)
+
+
+def accumulate(model, batches, n, splits=10, shuffle=False, seed=None, progress=None,
+               start=0, total=None):
+    """Run `batches` (NCHW arrays in [0, 255]) through `model` into a ScoreAccumulator.
+
+    The rows are the predictions start..start+len-1 of `total` (default n) in all; each batch
+    is moved to the model's device by the model, its logits come back to the CPU.
+    """
+    total = n if total is None else total
+    check_splits(total, splits)
+    acc = ScoreAccumulator(total, splits, permutation=_permutation(total, shuffle, seed))
+    cpu = chainer.backend.CpuDevice()
+    done = 0
+    for batch in batches:
+        if done + len(batch) > n:
+            raise InputError('the images yield more than the {} announced'.format(n))
+        acc.update(cpu.send(model.logits(batch).array), start + done)
+        done += len(batch)
+        if progress is not None:
+            progress(done, n)
+    if done != n:
+        raise InputError('the images yielded {} of the {} announced'.format(done, n))
+    return acc
+
+
+def score_source(model, source, batch_size=100, splits=10, samples=None, shuffle=False,
+                 seed=None, resize='tf1', progress=None):
+    """Score a source (see sources.py); returns the accumulator holding the split scores."""
+    _check_batch_size(batch_size)
+    n = len(source) if samples is None else samples
+    if samples is not None and not 1 <= samples <= len(source):
+        raise UsageError('--samples {} but only {} images are available'.format(
+            samples, len(source)))
+    check_splits(n, splits)
+    return accumulate(model, source.batches(batch_size, n, resize), n, splits, shuffle, seed,
+                      progress)
+
+
 def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
-                    progress=None):
+                    shuffle=False, seed=None, resize='tf1', progress=None):
     """Inception Score (mean, std) of `ims` exactly as openai/improved-gan computes it.
 
     model: an `Inception` (on CPU or GPU; each batch is moved to its device).
     ims: numpy or cupy array (N, 3, H, W), uint8 or float in `value_range` (default [0, 255]),
         any H and W (resized to 299x299 as the TF graph does). It is never modified.
-    splits: contiguous parts, preds[i*N//splits:(i+1)*N//splits], no shuffling.
+    splits: contiguous parts, preds[i*N//splits:(i+1)*N//splits]; `shuffle=True` permutes the
+        predictions first with RandomState(seed) (seed 2020 by default, as torch-fidelity).
+    resize: 'tf1' (the graph's own, default), 'pil' or 'nearest' (to reproduce other tools).
     progress: optional callable(done, total) called after each batch.
     Returns (mean, std) with std over the splits with ddof=0.
     """
-    check_images(ims, value_range)
+    from inception_score.sources import ArraySource
+    source = ArraySource(ims, value_range)
     _check_batch_size(batch_size)
-    n = len(ims)
-    check_splits(n, splits)
-    acc = ScoreAccumulator(n, splits)
-    cpu = chainer.backend.CpuDevice()
-    for start in range(0, n, batch_size):
-        batch = to_pixel_range(ims[start:start + batch_size], value_range)
-        acc.update(cpu.send(model.logits(batch).array), start)
-        if progress is not None:
-            progress(min(start + batch_size, n), n)
+    check_splits(len(source), splits)
+    acc = score_source(model, source, batch_size, splits, shuffle=shuffle, seed=seed,
+                       resize=resize, progress=progress)
     return acc.result()
+
+
+def inception_score_from_batches(model, batches, n, splits=10, value_range=(0, 255),
+                                 shuffle=False, seed=None, progress=None):
+    """Score `n` images given as an iterable (or a callable returning one) of NCHW batches.
+
+    For generators in Chainer code: memory stays O(batch), whatever n is. Each batch is
+    checked like an array passed to `inception_score`.
+    """
+    from inception_score.io import check_images, to_pixel_range
+    if callable(batches):
+        batches = batches()
+
+    def checked():
+        for batch in batches:
+            yield to_pixel_range(check_images(batch, value_range), value_range)
+
+    return accumulate(model, checked(), n, splits, shuffle, seed, progress).result()

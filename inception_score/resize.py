@@ -41,3 +41,46 @@ def resize_bilinear_tf1(x, size):
     out *= ylerp[:, None]
     out += rows[..., y0, :]  # IEEE addition commutes: still top + (bottom - top) * yl
     return out
+
+
+def _resize_nearest_tf1(x, size):
+    # TF1 legacy ResizeNearestNeighbor: src = floor(dst * in / out), float32 scale.
+    xp = chainer.backend.get_array_module(x)
+    idx = []
+    for in_size, out_size in zip(x.shape[-2:], size):
+        scale = numpy.float32(in_size) / numpy.float32(out_size)
+        src = numpy.floor(numpy.arange(out_size, dtype=numpy.float32) * scale).astype(numpy.int64)
+        idx.append(xp.asarray(numpy.minimum(src, in_size - 1)))
+    return x[..., idx[0][:, None], idx[1][None, :]].astype(numpy.float32)
+
+
+def _resize_pil(x, size):
+    # PIL bilinear on uint8 images, as scipy.misc.imresize did (without its per-image
+    # contrast stretch of float input: values are rounded to uint8 as they are).
+    from PIL import Image
+    cpu = chainer.backend.CpuDevice()
+    xp = chainer.backend.get_array_module(x)
+    a = numpy.asarray(cpu.send(x))
+    if a.dtype != numpy.uint8:
+        a = numpy.clip(numpy.round(a), 0, 255).astype(numpy.uint8)
+    out = numpy.empty(a.shape[:2] + tuple(size), numpy.float32)
+    for i, im in enumerate(a):
+        resized = Image.fromarray(im.transpose(1, 2, 0)).resize(
+            (size[1], size[0]), Image.BILINEAR)
+        out[i] = numpy.asarray(resized).transpose(2, 0, 1)
+    return xp.asarray(out)
+
+
+RESIZE_MODES = {
+    'tf1': resize_bilinear_tf1,  # the graph's own: reproduces the reference
+    'pil': _resize_pil,          # earlier Chainer port, scipy.misc.imresize era (11.95)
+    'nearest': _resize_nearest_tf1,  # Keras-tutorial style ports
+}
+
+
+def resize_images(x, mode='tf1', size=(299, 299)):
+    """NCHW images resized to `size` by one of RESIZE_MODES; always a new float32 array."""
+    if mode not in RESIZE_MODES:
+        raise ValueError('resize mode must be one of {}, got {!r}'.format(
+            ', '.join(RESIZE_MODES), mode))
+    return RESIZE_MODES[mode](x, size)

@@ -19,7 +19,7 @@ import zlib
 
 import chainer
 
-from inception_score.errors import ConversionError, DownloadError, ModelFileError
+from inception_score.errors import ConversionError, DownloadError, ModelFileError, UsageError
 
 DEFAULT_URL = ('https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/'
                'inception-2015-12-05.tgz')
@@ -42,10 +42,8 @@ def create_command(path):
 @contextlib.contextmanager
 def atomic_output(path):
     """Yield a temporary path beside `path`; rename it onto `path` only on success."""
+    check_writable(path)
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ModelFileError('cannot write {}: directory {} does not exist'.format(
-            path, directory))
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.part',
                                dir=directory)
     os.close(fd)
@@ -55,6 +53,16 @@ def atomic_output(path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def check_writable(path):
+    """Fail before any work if `path` cannot be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError('cannot write {}: directory {} does not exist'.format(path, directory))
+    if not os.access(directory, os.W_OK | os.X_OK) or os.path.isdir(path):
+        raise UsageError('cannot write {}: {} is not writable'.format(
+            path, path if os.path.isdir(path) else directory))
 
 
 def sha256_file(path):
@@ -206,10 +214,7 @@ def build_model_file(outfile, url=DEFAULT_URL, graph=None, sha256=None, progress
     """Fetch (or read `graph`), check, convert and save the model; return its metadata."""
     from inception_score.convert import convert_graph_def, parse_graph_def
 
-    out_dir = os.path.dirname(os.path.abspath(outfile))
-    if not os.path.isdir(out_dir):
-        raise ModelFileError('cannot write {}: directory {} does not exist'.format(
-            outfile, out_dir))
+    check_writable(outfile)
     with tempfile.TemporaryDirectory(prefix='inception_score.') as scratch:
         if graph is None:
             source = url

@@ -1,0 +1,5 @@
+import sys
+
+from inception_score.cli import score_main
+
+sys.exit(score_main())
