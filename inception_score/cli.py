@@ -98,7 +98,8 @@ def score_parser():
     p.add_argument('--resize', choices=sorted(RESIZE_MODES), default='tf1',
                    help="tf1: the graph's own (reference numbers); pil, nearest: other tools'")
     p.add_argument('--input-range', type=_value_range, default=(0, 255), metavar='LO,HI',
-                   help='value range of float arrays: 0,255 (default), 0,1 or -1,1')
+                   help='value range of float arrays: 0,255 (default), 0,1 or -1,1 (write '
+                        '--input-range=-1,1: a leading minus reads as an option otherwise)')
     p.add_argument('--key', default=None, help='array in a .npz (default arr_0)')
     p.add_argument('--layout', choices=('nchw', 'nhwc'), default=None,
                    help='array layout when the shape is ambiguous')

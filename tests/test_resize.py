@@ -39,3 +39,24 @@ def test_uint8_input_and_no_modification():
     assert numpy.array_equal(out, ref)
     same = resize_bilinear_tf1(ref, (299, 299))
     assert same is not ref and numpy.array_equal(same, ref)
+
+
+@pytest.mark.parametrize('in_size', [(32, 32), (48, 80), (360, 320)])
+def test_nearest_mode_matches_tensorflow_legacy_nearest(in_size):
+    from inception_score.resize import resize_images
+    x = numpy.random.RandomState(2).uniform(0, 255, (2,) + in_size + (3,)).astype(numpy.float32)
+    expected = tf.compat.v1.image.resize_nearest_neighbor(x, (299, 299)).numpy()
+    ours = resize_images(x.transpose(0, 3, 1, 2), 'nearest').transpose(0, 2, 3, 1)
+    assert numpy.array_equal(ours, expected)
+
+
+def test_pil_mode_is_pil_bilinear_on_uint8():
+    from PIL import Image
+    from inception_score.resize import resize_images
+    x = numpy.random.RandomState(3).randint(0, 256, (2, 3, 32, 40)).astype(numpy.uint8)
+    ours = resize_images(x, 'pil')
+    for i in range(2):
+        ref = Image.fromarray(x[i].transpose(1, 2, 0)).resize((299, 299), Image.BILINEAR)
+        assert numpy.array_equal(ours[i], numpy.asarray(ref).transpose(2, 0, 1))
+    with pytest.raises(ValueError, match='resize mode must be one of'):
+        resize_images(x, 'bicubic')

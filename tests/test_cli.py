@@ -1,0 +1,207 @@
+"""The inception-score command line on real files: results, report, and every bad input."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+from PIL import Image
+
+import synthetic_graph
+from inception_score import inception_score
+from inception_score.cli import score_main
+
+
+@pytest.fixture(scope='module')
+def images():
+    """12 structured 32x32 RGB images (uint8, NCHW)."""
+    rng = numpy.random.RandomState(11)
+    ims = synthetic_graph.smooth_images(rng, 12, 32, 32).round().astype(numpy.uint8)
+    return ims.transpose(0, 3, 1, 2).copy()
+
+
+@pytest.fixture
+def png_folder(tmp_path, images):
+    folder = tmp_path / 'samples'
+    for i, im in enumerate(images):
+        sub = folder / ('a' if i < 6 else 'b')
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(im.transpose(1, 2, 0)).save(str(sub / '{:03d}.png'.format(i)))
+    return folder
+
+
+def _digest(folder):
+    return {p: hashlib.sha256(open(os.path.join(r, p), 'rb').read()).hexdigest()
+            for r, _, files in os.walk(str(folder)) for p in files}
+
+
+def _cli(capsys, *args):
+    code = score_main([str(a) for a in args] + ['--quiet'])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_folder_score_equals_api_score_on_the_same_array(model, model_file, png_folder,
+                                                         images, tmp_path, capsys):
+    before = _digest(png_folder)
+    report_path = tmp_path / 'report.json'
+    code, out, err = _cli(capsys, png_folder, '--model', model_file, '--splits', '3',
+                          '--batch-size', '5', '--json', report_path)
+    assert code == 0, err
+    expected = inception_score(model, images, batch_size=5, splits=3)
+    assert out == 'Inception Score: {:.4f} \u00b1 {:.4f} (N=12, splits=3)\n'.format(*expected)
+    report = json.loads(report_path.read_text())
+    assert numpy.allclose([report['inception_score']['mean'], report['inception_score']['std']],
+                          expected, rtol=1e-9)
+    assert len(report['split_scores']) == 3
+    assert numpy.isclose(numpy.mean(report['split_scores']), expected[0], rtol=1e-12)
+    assert report['n'] == 12 and report['batch_size'] == 5 and report['resize'] == 'tf1'
+    assert report['model_sha256'] == hashlib.sha256(open(model_file, 'rb').read()).hexdigest()
+    assert len(report['source_graph_sha256']) == 64
+    assert report['device'] == 'cpu' and report['versions']['chainer'] == '7.8.1'
+    assert report['shuffle'] is False and report['seed'] is None
+    assert sorted(os.listdir(str(tmp_path))) == ['report.json', 'samples']
+    assert _digest(png_folder) == before  # user files are never modified
+
+
+def test_npz_shuffle_and_samples(model, model_file, images, tmp_path, capsys):
+    path = tmp_path / 'dump.npz'
+    numpy.savez(str(path), images.transpose(0, 2, 3, 1))  # NHWC, key arr_0, as sample dumps
+    code, out, err = _cli(capsys, path, '--model', model_file, '--splits', '2', '--shuffle',
+                          '--seed', '3', '--samples', '10')
+    assert code == 0, err
+    expected = inception_score(model, images[:10], splits=2, shuffle=True, seed=3)
+    assert out.startswith('Inception Score: {:.4f} \u00b1 {:.4f} (N=10, splits=2)'.format(
+        *expected))
+    unshuffled = inception_score(model, images[:10], splits=2)
+    assert not numpy.allclose(expected, unshuffled)
+
+
+def test_mixed_formats_sizes_and_channels_in_one_folder(model_file, tmp_path, capsys):
+    rng = numpy.random.RandomState(4)
+    folder = tmp_path / 'mixed'
+    folder.mkdir()
+    Image.fromarray(rng.randint(0, 256, (20, 30, 3)).astype(numpy.uint8)).save(
+        str(folder / 'a.jpg'), quality=90)
+    Image.fromarray(rng.randint(0, 256, (40, 40)).astype(numpy.uint8)).save(str(folder / 'b.png'))
+    Image.fromarray(rng.randint(0, 256, (33, 17, 4)).astype(numpy.uint8)).save(
+        str(folder / 'c.webp'))
+    Image.fromarray(rng.randint(0, 256, (64, 48, 3)).astype(numpy.uint8)).save(
+        str(folder / 'd.bmp'))
+    report = tmp_path / 'r.json'
+    code, out, err = _cli(capsys, folder, '--model', model_file, '--splits', '2',
+                          '--json', report, '--resize', 'pil')
+    assert code == 0, err
+    assert '(N=4, splits=2)' in out
+    assert json.loads(report.read_text())['resize'] == 'pil'
+
+
+def test_skip_bad_counts_bad_files_in_the_report(model_file, png_folder, tmp_path, capsys):
+    (png_folder / 'a' / '000.png').write_bytes(b'')  # zero bytes
+    data = (png_folder / 'b' / '007.png').read_bytes()
+    (png_folder / 'b' / '007.png').write_bytes(data[:len(data) // 2])  # truncated
+    report = tmp_path / 'r.json'
+    code, out, err = _cli(capsys, png_folder, '--model', model_file, '--splits', '2',
+                          '--skip-bad', '--json', report)
+    assert code == 0, err
+    assert '(N=10, splits=2)' in out
+    r = json.loads(report.read_text())
+    assert r['skipped_count'] == 2
+    assert [os.path.basename(p) for p in r['skipped_files']] == ['000.png', '007.png']
+
+
+def _bad_npz(tmp_path, array, name='bad.npz'):
+    path = tmp_path / name
+    numpy.savez(str(path), array)
+    return path
+
+
+def _model_variant(tmp_path, model_file, kind):
+    path = tmp_path / 'broken.model'
+    if kind == 'truncated':
+        path.write_bytes(open(model_file, 'rb').read()[:1 << 20])
+    elif kind == 'text':
+        path.write_text('hello')
+    else:
+        import chainer
+        import chainer.links as L
+        chainer.serializers.save_hdf5(str(path), L.Linear(3, 2))
+    return path
+
+
+BAD = [
+    # (how to build the arguments, exit code, message)
+    (lambda t, f, m: [t / 'nowhere'], 2, 'does not exist'),
+    (lambda t, f, m: [(t / 'empty').mkdir() or t / 'empty'], 1, 'holds no images'),
+    (lambda t, f, m: [(t / 'txt').mkdir() or (t / 'txt' / 'a.txt').write_text('x') and
+                      t / 'txt'], 1, 'holds no images'),
+    (lambda t, f, m: [(f / 'a' / '001.png').write_bytes(b'\x89PNG garbage') and f], 1,
+     '001.png is not a readable image'),
+    (lambda t, f, m: [(f / 'b' / '008.png').write_bytes(b'') == 0 and f], 1,
+     '008.png is not a readable image'),
+    (lambda t, f, m: [_bad_npz(t, numpy.array([{'x': 1}], dtype=object))], 1,
+     'pickled Python objects'),
+    (lambda t, f, m: [_bad_npz(t, numpy.zeros((12, 8, 8, 3), numpy.int32))], 1, 'dtype int32'),
+    (lambda t, f, m: [_bad_npz(t, numpy.zeros((12, 8, 8), numpy.uint8))], 1, 'must be 4-D'),
+    (lambda t, f, m: [_bad_npz(t, numpy.zeros((12, 8, 8, 4), numpy.uint8))], 1,
+     'neither (N, C, H, W) nor (N, H, W, C)'),
+    (lambda t, f, m: [_bad_npz(t, numpy.full((12, 8, 8, 3), numpy.inf, numpy.float32))], 1,
+     'NaN or Inf'),
+    (lambda t, f, m: [_bad_npz(t, numpy.full((12, 8, 8, 3), 2.0, numpy.float32)),
+                      '--input-range=-1,1'], 1, 'outside value_range (-1, 1)'),
+    (lambda t, f, m: [_bad_npz(t, numpy.full((12, 8, 8, 3), 0.5, numpy.float32))], 1,
+     'pass value_range=(0, 1)'),
+    (lambda t, f, m: [f, '--splits', '13'], 1, '12 images cannot be cut into 13 splits'),
+    (lambda t, f, m: [f, '--samples', '13'], 2, '--samples 13 but only 12 images'),
+    (lambda t, f, m: [f, '--json', t / 'no' / 'dir' / 'r.json'], 2, 'cannot write'),
+    (lambda t, f, m: [f, '--model', _model_variant(t, m, 'truncated')], 1, 'probably truncated'),
+    (lambda t, f, m: [f, '--model', _model_variant(t, m, 'text')], 1, 'not an HDF5 model file'),
+    (lambda t, f, m: [f, '--model', _model_variant(t, m, 'other')], 1,
+     'does not hold the Inception network'),
+]
+
+
+@pytest.mark.parametrize('make,code,message', BAD, ids=[b[2][:40] for b in BAD])
+def test_bad_input_is_one_line_with_the_right_exit_code_and_no_report(
+        model_file, png_folder, tmp_path, capsys, make, code, message):
+    args = make(tmp_path, png_folder, model_file)
+    if '--model' not in args:
+        args += ['--model', model_file]
+    if '--json' not in args:
+        args += ['--json', tmp_path / 'report.json']
+    got, out, err = _cli(capsys, *args)
+    assert got == code
+    assert message in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('inception-score: error: '), err
+    assert 'Traceback' not in err and out == ''
+    assert not (tmp_path / 'report.json').exists()
+    assert not [p for p in os.listdir(str(tmp_path)) if p.endswith('.part')]
+
+
+def test_unwritable_json_location(model_file, png_folder, tmp_path, capsys):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(str(locked), os.W_OK):  # root ignores permissions: use a directory path
+            target = tmp_path
+        else:
+            target = locked / 'r.json'
+        got, _, err = _cli(capsys, png_folder, '--model', model_file, '--json', target)
+    finally:
+        locked.chmod(0o700)
+    assert got == 2 and 'cannot write' in err and 'not writable' in err
+
+
+def test_module_entry_point_and_debug_traceback(model_file, tmp_path):
+    proc = subprocess.run([sys.executable, '-m', 'inception_score', str(tmp_path / 'x'),
+                           '--model', model_file], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == \
+        'inception-score: error: {} does not exist'.format(tmp_path / 'x')
+    proc = subprocess.run([sys.executable, '-m', 'inception_score', str(tmp_path / 'x'),
+                           '--debug'], capture_output=True, text=True)
+    assert proc.returncode != 0 and 'Traceback' in proc.stderr
