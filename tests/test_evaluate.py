@@ -74,3 +74,28 @@ def test_bad_input_is_rejected_before_any_work(ims, kwargs, message):
         inception_score(Untouchable(), ims, **kwargs)
     assert message in str(info.value)
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_batches_from_a_generator_equal_the_array_score(model, small_uint8):
+    from inception_score import inception_score_from_batches
+    expected = inception_score(model, small_uint8, batch_size=3, splits=2)
+    got = inception_score_from_batches(
+        model, lambda: (small_uint8[i:i + 3] for i in range(0, 6, 3)), 6, splits=2)
+    assert got == expected
+
+
+def test_generator_with_bad_range_fails_at_the_first_batch(model):
+    from inception_score import inception_score_from_batches
+    seen = []
+
+    def batches():
+        for i in range(1000):
+            seen.append(i)
+            yield numpy.full((2, 3, 8, 8), 0.5, numpy.float32)  # [0, 1] data, range not said
+
+    with pytest.raises(InputError, match='pass value_range=\\(0, 1\\)'):
+        inception_score_from_batches(model, batches, 2000, splits=10)
+    assert seen == [0]
+    with pytest.raises(InputError, match='yielded 2 of the 4 announced'):
+        inception_score_from_batches(model, [numpy.full((2, 3, 8, 8), 9, numpy.uint8)], 4,
+                                     splits=2)
