@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from inception_score import topology
 
-_PATCH_BYTES = 64 << 20  # bound on one im2col block
+_PATCH_BYTES = 2 << 20  # one im2col block: about the L2 cache
 # Images per unit of work: small enough that activations stay in cache-friendly sizes and
 # memory stays flat in the batch size, large enough for efficient matrix multiplies.
 CHUNK_IMAGES = 2  # measured with bench/bench_speed.py: 1-2 best, 25 loses a quarter
@@ -59,11 +59,12 @@ def conv_bn_relu(x, unit, w2d, bias):
         sn, sh, sw, sc = x.strides
         patches = as_strided(x, (n, ho, wo, kh, kw, c), (sn, sh * s, sw * s, sh, sw, sc),
                              writeable=False)
-        per_image = ho * wo * kh * kw * c * 4
-        step = max(1, _PATCH_BYTES // per_image)
-        for i in range(0, n, step):
-            block = patches[i:i + step].reshape(-1, kh * kw * c)  # the im2col copy
-            numpy.matmul(block, w2d, out=out[i:i + step].reshape(-1, w2d.shape[1]))
+        # im2col in blocks of output rows small enough to stay in cache for the GEMM.
+        rows = max(1, _PATCH_BYTES // (wo * kh * kw * c * 4))
+        for i in range(n):
+            for r in range(0, ho, rows):
+                block = patches[i, r:r + rows].reshape(-1, kh * kw * c)
+                numpy.matmul(block, w2d, out=out[i, r:r + rows].reshape(-1, w2d.shape[1]))
     out += bias
     return numpy.maximum(out, 0, out=out)
 

@@ -2,6 +2,7 @@
 import chainer
 import numpy
 
+from inception_score import topology
 from inception_score.errors import InputError, UsageError
 from inception_score.score import ScoreAccumulator, check_splits
 
@@ -20,16 +21,25 @@ def _permutation(n, shuffle, seed):
     return numpy.random.RandomState(SHUFFLE_SEED if seed is None else seed).permutation(n)
 
 
+def shard(n, rank, size):
+    """[start, stop) of process `rank`'s part of n items: contiguous, in rank order, sizes
+    differing by at most one, no item duplicated (unlike scatter_dataset's equal lengths)."""
+    start = rank * (n // size) + min(rank, n % size)
+    return start, start + n // size + (rank < n % size)
+
+
 def accumulate(model, batches, n, splits=10, shuffle=False, seed=None, progress=None,
-               start=0, total=None):
+               start=0, total=None, comm=None):
     """Run `batches` (NCHW arrays in [0, 255]) through `model` into a ScoreAccumulator.
 
-    The rows are the predictions start..start+len-1 of `total` (default n) in all; each batch
-    is moved to the model's device by the model, its logits come back to the CPU.
+    The rows are the predictions start..start+n-1 of `total` (default n) in all; each batch
+    is moved to the model's device by the model, its logits come back to the CPU. With a
+    ChainerMN `comm`, the statistics of all processes are summed at the end.
     """
     total = n if total is None else total
     check_splits(total, splits)
-    acc = ScoreAccumulator(total, splits, permutation=_permutation(total, shuffle, seed))
+    acc = ScoreAccumulator(total, splits, num_classes=topology.NUM_CLASSES,
+                           permutation=_permutation(total, shuffle, seed))
     cpu = chainer.backend.CpuDevice()
     done = 0
     for batch in batches:
@@ -41,24 +51,32 @@ def accumulate(model, batches, n, splits=10, shuffle=False, seed=None, progress=
             progress(done, n)
     if done != n:
         raise InputError('the images yielded {} of the {} announced'.format(done, n))
+    if comm is not None:
+        acc.allreduce(comm)
     return acc
 
 
 def score_source(model, source, batch_size=100, splits=10, samples=None, shuffle=False,
-                 seed=None, resize='tf1', progress=None):
-    """Score a source (see sources.py); returns the accumulator holding the split scores."""
+                 seed=None, resize='tf1', progress=None, comm=None):
+    """Score a source (see sources.py); returns the accumulator holding the split scores.
+
+    With a ChainerMN `comm`, each process scores its own shard (see `shard`) and all get the
+    score of the whole.
+    """
     _check_batch_size(batch_size)
     n = len(source) if samples is None else samples
     if samples is not None and not 1 <= samples <= len(source):
         raise UsageError('--samples {} but only {} images are available'.format(
             samples, len(source)))
     check_splits(n, splits)
-    return accumulate(model, source.batches(batch_size, n, resize), n, splits, shuffle, seed,
-                      progress)
+    start, stop = shard(n, comm.rank, comm.size) if comm is not None else (0, n)
+    return accumulate(model, source.batches(batch_size, stop, resize, start=start),
+                      stop - start, splits, shuffle, seed, progress, start=start, total=n,
+                      comm=comm)
 
 
 def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
-                    shuffle=False, seed=None, resize='tf1', progress=None):
+                    shuffle=False, seed=None, resize='tf1', progress=None, comm=None):
     """Inception Score (mean, std) of `ims` exactly as openai/improved-gan computes it.
 
     model: an `Inception` (on CPU or GPU; each batch is moved to its device).
@@ -68,6 +86,8 @@ def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
         predictions first with RandomState(seed) (seed 2020 by default, as torch-fidelity).
     resize: 'tf1' (the graph's own, default), 'pil' or 'nearest' (to reproduce other tools).
     progress: optional callable(done, total) called after each batch.
+    comm: a ChainerMN communicator: each process scores its shard of `ims` (in rank order),
+        and every process returns the score of all of them.
     Returns (mean, std) with std over the splits with ddof=0.
     """
     from inception_score.sources import ArraySource
@@ -75,7 +95,7 @@ def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
     _check_batch_size(batch_size)
     check_splits(len(source), splits)
     acc = score_source(model, source, batch_size, splits, shuffle=shuffle, seed=seed,
-                       resize=resize, progress=progress)
+                       resize=resize, progress=progress, comm=comm)
     return acc.result()
 
 

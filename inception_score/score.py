@@ -71,12 +71,13 @@ class ScoreAccumulator:
         if start < 0 or stop > self.n:
             raise InputError('rows {}..{} fall outside the {} predictions this score was '
                              'set up for'.format(start, stop - 1, self.n))
-        if self.sum_p is None:
+        if self.num_classes is None:
             self.num_classes = logits.shape[1]
-            self.sum_p = numpy.zeros((self.splits, self.num_classes))
-        elif logits.shape[1] != self.num_classes:
-            raise InputError('logits have {} classes, earlier ones had {}'.format(
+        if logits.shape[1] != self.num_classes:
+            raise InputError('logits have {} classes, expected {}'.format(
                 logits.shape[1], self.num_classes))
+        if self.sum_p is None:
+            self.sum_p = numpy.zeros((self.splits, self.num_classes))
         logp = log_softmax64(logits)
         if not numpy.isfinite(logp).all():
             raise InputError('logits contain NaN or Inf')
@@ -105,6 +106,24 @@ class ScoreAccumulator:
             self.sum_p += other.sum_p
         self.sum_plogp += other.sum_plogp
         self.count += other.count
+        return self
+
+    def allreduce(self, comm):
+        """Sum the statistics over all processes of a ChainerMN communicator, in place.
+
+        Every process must call it; each then holds the statistics of all predictions.
+        """
+        if self.sum_p is None:
+            if self.num_classes is None:
+                raise InputError('the number of classes is unknown: give num_classes')
+            self.sum_p = numpy.zeros((self.splits, self.num_classes))
+        flat = numpy.concatenate([self.sum_p.ravel(), self.sum_plogp,
+                                  self.count.astype(numpy.float64)])
+        total = numpy.asarray(comm.allreduce(flat), dtype=numpy.float64)
+        k = self.sum_p.size
+        self.sum_p = total[:k].reshape(self.sum_p.shape)
+        self.sum_plogp = total[k:k + self.splits]
+        self.count = numpy.rint(total[k + self.splits:]).astype(numpy.int64)
         return self
 
     def split_scores(self):

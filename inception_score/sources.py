@@ -29,11 +29,10 @@ class ArraySource:
     def __len__(self):
         return len(self.ims)
 
-    def batches(self, batch_size, stop=None, resize='tf1'):
+    def batches(self, batch_size, stop=None, resize='tf1', start=0):
         stop = len(self) if stop is None else stop
-        for start in range(0, stop, batch_size):
-            batch = to_pixel_range(self.ims[start:min(start + batch_size, stop)],
-                                   self.value_range)
+        for i in range(start, stop, batch_size):
+            batch = to_pixel_range(self.ims[i:min(i + batch_size, stop)], self.value_range)
             yield batch if resize == 'tf1' else resize_images(batch, resize)
 
 
@@ -154,17 +153,17 @@ class FolderSource:
         return numpy.stack([resize_images(decode_image(p, self.allow_16bit)[None], resize)[0]
                             for p in self.files[start:stop]])
 
-    def batches(self, batch_size, stop=None, resize='tf1'):
+    def batches(self, batch_size, stop=None, resize='tf1', start=0):
         from concurrent.futures import ThreadPoolExecutor
         stop = len(self) if stop is None else stop
-        starts = range(0, stop, batch_size)
+        starts = range(start, stop, batch_size)
         # Decode the next batch while the network runs on this one (PIL releases the GIL).
         with ThreadPoolExecutor(1) as pool:
             pending = None
-            for start in starts:
+            for i in starts:
                 current = pending.result() if pending is not None else \
-                    self.load(start, min(start + batch_size, stop), resize)
-                nxt = start + batch_size
+                    self.load(i, min(i + batch_size, stop), resize)
+                nxt = i + batch_size
                 pending = pool.submit(self.load, nxt, min(nxt + batch_size, stop), resize) \
                     if nxt < stop else None
                 yield current
@@ -180,14 +179,14 @@ class ConcatSource:
     def __len__(self):
         return sum(len(s) for s in self.sources)
 
-    def batches(self, batch_size, stop=None, resize='tf1'):
-        remaining = len(self) if stop is None else stop
+    def batches(self, batch_size, stop=None, resize='tf1', start=0):
+        stop = len(self) if stop is None else stop
+        offset = 0
         for source in self.sources:
-            if remaining <= 0:
-                return
-            take = min(len(source), remaining)
-            yield from source.batches(batch_size, take, resize)
-            remaining -= take
+            lo, hi = max(start - offset, 0), min(stop - offset, len(source))
+            if lo < hi:
+                yield from source.batches(batch_size, hi, resize, start=lo)
+            offset += len(source)
 
 
 def open_source(path, key=None, layout=None, value_range=(0, 255), skip_bad=False,

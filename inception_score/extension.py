@@ -1,0 +1,115 @@
+"""Inception Score of a generator during Chainer training: a function and a Trainer extension.
+
+The model is loaded once; samples are drawn in inference mode with their own random state, so
+neither the trainer's config, the generator's parameters nor the training randomness change.
+With ChainerMN, every process draws and scores its own share and all get the same result.
+"""
+import chainer
+import numpy
+from chainer import training
+
+from inception_score.errors import InputError
+from inception_score.evaluate import _check_batch_size, accumulate, shard
+from inception_score.io import check_images, check_value_range, to_pixel_range
+
+
+class _OwnNumpyRandom:
+    """Run code with numpy's global random state set to our own, then put the caller's back."""
+
+    def __init__(self, seed):
+        self.state = numpy.random.RandomState(seed).get_state()
+
+    def __enter__(self):
+        self.saved = numpy.random.get_state()
+        numpy.random.set_state(self.state)
+
+    def __exit__(self, *exc):
+        self.state = numpy.random.get_state()
+        numpy.random.set_state(self.saved)
+
+
+def _draw(generator, n, batch_size, value_range, seed):
+    """Yield n images from `generator` in batches, each checked at once (first batch first)."""
+    rng = _OwnNumpyRandom(seed)
+    done = 0
+    while done < n:
+        want = min(batch_size, n - done)
+        with rng, chainer.using_config('train', False), chainer.no_backprop_mode():
+            out = generator(want)
+        batch = out.array if isinstance(out, chainer.Variable) else out
+        if getattr(batch, 'ndim', None) != 4 or len(batch) != want:
+            raise InputError('generator({}) returned shape {}: it must return {} images as an '
+                             '(N, 3, H, W) array or Variable'.format(
+                                 want, getattr(batch, 'shape', type(batch).__name__), want))
+        try:
+            check_images(batch, value_range)
+        except InputError as e:
+            raise InputError('generator output: {}'.format(e)) from None
+        yield to_pixel_range(batch, value_range)
+        done += want
+
+
+def inception_score_from_generator(generator, model, n_samples=50000, batch_size=100,
+                                   splits=10, value_range=(-1, 1), comm=None, seed=0,
+                                   progress=None):
+    """Inception Score (mean, std) of `n_samples` images drawn from `generator`.
+
+    generator: callable(batch_size) -> (batch_size, 3, H, W) array or Variable with values
+        in `value_range` (GAN outputs are usually in [-1, 1]). It runs with train=False and
+        without backprop; numpy's global random state is replaced by RandomState(seed) while
+        it runs (cupy's is not: a generator drawing noise with cupy should seed it itself).
+    comm: ChainerMN communicator: process r draws its n_samples / size share with seed
+        `seed + r`; the statistics are summed with comm.allreduce and every process returns
+        the score of all samples.
+    """
+    check_value_range(value_range)
+    _check_batch_size(batch_size)
+    rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
+    start, stop = shard(n_samples, rank, size)
+    batches = _draw(generator, stop - start, batch_size, value_range, seed + rank)
+    acc = accumulate(model, batches, stop - start, splits, progress=progress, start=start,
+                     total=n_samples, comm=comm)
+    return acc.result()
+
+
+class InceptionScoreExtension(training.Extension):
+    """Reports `inception_score/mean` and `inception_score/std` of a generator's samples.
+
+    trainer.extend(InceptionScoreExtension(gen_fn, 'inception_score.model', n_samples=5000),
+                   trigger=(1, 'epoch'))
+
+    generator: callable(batch_size) -> images, as `inception_score_from_generator`.
+    model: an `Inception` (already on the right device) or the path of a model file, loaded
+        once here. device: where to put the model (e.g. 0 or '@cupy:0'); None keeps it.
+    comm: ChainerMN communicator: all processes share the sampling and report the result.
+    seed: the samples' random state; the same at every evaluation, so scores are comparable.
+    """
+    trigger = 1, 'epoch'
+    priority = training.PRIORITY_WRITER
+    name = 'inception_score'
+
+    def __init__(self, generator, model, n_samples=50000, batch_size=100, splits=10,
+                 value_range=(-1, 1), device=None, comm=None, seed=0):
+        from inception_score.score import check_splits
+        from inception_score.weights import load_model
+        check_value_range(value_range)
+        _check_batch_size(batch_size)
+        check_splits(n_samples, splits)
+        if not callable(generator):
+            raise InputError('generator must be a callable taking a batch size')
+        self.model = load_model(model) if isinstance(model, str) else model
+        if device is not None:
+            self.model.to_device(device)
+        self.generator = generator
+        self.n_samples = n_samples
+        self.batch_size = batch_size
+        self.splits = splits
+        self.value_range = value_range
+        self.comm = comm
+        self.seed = seed
+
+    def __call__(self, trainer=None):
+        mean, std = inception_score_from_generator(
+            self.generator, self.model, self.n_samples, self.batch_size, self.splits,
+            self.value_range, comm=self.comm, seed=self.seed)
+        chainer.reporter.report({'inception_score/mean': mean, 'inception_score/std': std})
