@@ -92,8 +92,6 @@ def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
     """
     from inception_score.sources import ArraySource
     source = ArraySource(ims, value_range)
-    _check_batch_size(batch_size)
-    check_splits(len(source), splits)
     acc = score_source(model, source, batch_size, splits, shuffle=shuffle, seed=seed,
                        resize=resize, progress=progress, comm=comm)
     return acc.result()
