@@ -224,3 +224,33 @@ def padding_amount(layer):
         return 0, 0
     assert layer.stride == 1 and kh % 2 == 1 and kw % 2 == 1, layer
     return (kh - 1) // 2, (kw - 1) // 2
+
+
+def unit_arrays(unit):
+    """HDF5 dataset paths of a conv unit's arrays: {'W': path, 'gamma': path, ...}."""
+    conv_path, bn_path = link_paths(unit.name)
+    names = {'W': conv_path + '/W'}
+    names.update({k: bn_path + '/' + k for k in ('gamma', 'beta', 'avg_mean', 'avg_var', 'eps')})
+    return names
+
+
+def expected_arrays():
+    """Every array of a model file: {HDF5 path: shape}, in graph order.
+
+    This is the layout `chainer.serializers.save_hdf5` gives the `Inception` chain (and the
+    earlier port's, which adds conv biases and a logit bias, and lacks `eps`): conv weights
+    are (cout, cin, kh, kw); `eps` is each batch norm's variance_epsilon, a scalar.
+    """
+    shapes = {}
+    for unit in convs():
+        kh, kw = unit.ksize
+        names = unit_arrays(unit)
+        shapes[names['W']] = (unit.cout, unit.cin, kh, kw)
+        for key in ('gamma', 'beta', 'avg_mean', 'avg_var'):
+            shapes[names[key]] = (unit.cout,)
+        shapes[names['eps']] = ()
+    shapes[LOGIT_W] = (NUM_CLASSES, NUM_FEATURES)
+    return shapes
+
+
+LOGIT_W = 'logit/W'  # the bias-free logit layer's weights, (1008, 2048) as Chainer stores them
