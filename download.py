@@ -5,4 +5,4 @@ import sys
 from inception_score.cli import download_main
 
 if __name__ == '__main__':
-    sys.exit(download_main())
+    sys.exit(download_main(prog='download.py'))

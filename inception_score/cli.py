@@ -21,14 +21,15 @@ def run(main, argv, parser):
         return 130
 
 
-def download_parser():
-    from inception_score import weights
+def download_parser(prog='inception-score-download'):
+    from inception_score import modelfile, weights
     p = argparse.ArgumentParser(
-        prog='download.py',
+        prog=prog,
         description='Fetch inception-2015-12-05.tgz, check it node by node and convert its '
                     'classify_image_graph_def.pb into a Chainer HDF5 model file.')
     p.add_argument('--outfile', default=None,
-                   help='model file to write (default: {})'.format(weights.default_model_path()))
+                   help='model file to write (default: {})'.format(
+                       modelfile.default_model_path()))
     p.add_argument('--graph', metavar='PATH',
                    help='convert a local .tgz or .pb instead of downloading (offline machines)')
     p.add_argument('--url', default=weights.DEFAULT_URL, help='archive to download')
@@ -41,17 +42,17 @@ def download_parser():
 
 def _download(args):
     import os
-    from inception_score import weights
+    from inception_score import modelfile, weights
     outfile = args.outfile
     if outfile is None:
-        outfile = weights.default_model_path()
+        outfile = modelfile.default_model_path()
         os.makedirs(os.path.dirname(outfile), exist_ok=True)
     weights.build_model_file(outfile, url=args.url, graph=args.graph, sha256=args.sha256,
                              progress=not args.quiet)
 
 
-def download_main(argv=None):
-    return run(_download, argv, download_parser())
+def download_main(argv=None, prog='inception-score-download'):
+    return run(_download, argv, download_parser(prog))
 
 
 def _value_range(text):
@@ -75,7 +76,7 @@ def _positive(text):
 
 
 def score_parser():
-    from inception_score import weights
+    from inception_score import modelfile
     from inception_score.resize import RESIZE_MODES
     p = argparse.ArgumentParser(
         prog='inception-score',
@@ -83,8 +84,8 @@ def score_parser():
                     'files, exactly as openai/improved-gan computes it.')
     p.add_argument('paths', nargs='+', metavar='PATH', help='folder, .npz or .npy')
     p.add_argument('--model', default=None,
-                   help='model file from download.py (default: {})'.format(
-                       weights.default_model_path()))
+                   help='model file from inception-score-download (default: {})'.format(
+                       modelfile.default_model_path()))
     p.add_argument('--batch-size', type=_positive, default=100)
     p.add_argument('--splits', type=_positive, default=10)
     p.add_argument('--gpu', type=int, default=-1, help='GPU id, -1 for CPU (default)')
@@ -115,21 +116,21 @@ def score_parser():
 
 def _score(args):
     import time
-    from inception_score import evaluate, report, sources, weights
+    from inception_score import files, modelfile, report, scoring, sources
     started = time.time()
     if args.json is not None:
-        weights.check_writable(args.json)
+        files.check_writable(args.json)
     source = sources.ConcatSource(
         sources.open_source(path, key=args.key, layout=args.layout,
                             value_range=args.input_range, skip_bad=args.skip_bad,
                             allow_16bit=args.allow_16bit)
         for path in args.paths)
-    model_path = weights.default_model_path() if args.model is None else args.model
-    model = weights.load_model(model_path)
-    device = report.to_device(model, args.gpu)
+    model_path = modelfile.default_model_path() if args.model is None else args.model
+    network = modelfile.load_network(model_path)
+    device = report.to_device(network, args.gpu)
     n = len(source) if args.samples is None else args.samples
     with report.progress_bar(n, disable=args.quiet) as bar:
-        acc = evaluate.score_source(model, source, args.batch_size, args.splits,
+        acc = scoring.score_source(network, source, args.batch_size, args.splits,
                                     samples=args.samples, shuffle=args.shuffle, seed=args.seed,
                                     resize=args.resize, progress=bar)
     mean, std = acc.result()
@@ -137,7 +138,7 @@ def _score(args):
         mean, std, acc.n, acc.splits), flush=True)
     if args.json is not None:
         report.write_json(args.json, report.build(
-            args, acc, model_path, device, time.time() - started, source.skipped))
+            args, acc, model_path, network, time.time() - started, source.skipped))
 
 
 def score_main(argv=None):

@@ -105,17 +105,15 @@ def _check_window(g, node, ksize, stride, padding):
                 node.name, key, got, want))
 
 
-def convert_graph_def(graph_def, model=None):
-    """Copy the graph's weights into `model` (a new `Inception` by default) and return it.
+def convert_graph_def(graph_def):
+    """The graph's weights as {HDF5 path: array} (see topology.expected_arrays()).
 
     The batch norm of each unit takes the graph's variance_epsilon, and gamma only when
     scale_after_normalization is set (TF ignores gamma otherwise). The logit layer takes
     softmax/weights and no bias, as the reference score does.
     """
-    from inception_score.model import Inception
-
     g = _Graph(graph_def)
-    model = Inception() if model is None else model
+    arrays = {}
 
     for name, want in topology.PREPROCESS_CONSTS.items():
         value = g.const(name, numpy.shape(want), numpy.int32 if name.endswith('size')
@@ -147,14 +145,14 @@ def convert_graph_def(graph_def, model=None):
                 bn.name, eps))
         g.check_inputs(g.node(P, 'Relu'), [P + '/batchnorm'])
 
-        link, norm = model.unit(P)
-        link.W.array[...] = w.transpose(3, 2, 0, 1)
-        norm.avg_mean[...] = stats['moving_mean']
-        norm.avg_var[...] = stats['moving_variance']
-        norm.beta.array[...] = stats['beta']
-        norm.gamma.array[...] = (stats['gamma'] if g.attr(bn, 'scale_after_normalization', 'b')
-                                 else 1)
-        norm.eps = float(numpy.float32(eps))
+        names = topology.unit_arrays(unit)
+        arrays[names['W']] = numpy.ascontiguousarray(w.transpose(3, 2, 0, 1))
+        arrays[names['avg_mean']] = stats['moving_mean']
+        arrays[names['avg_var']] = stats['moving_variance']
+        arrays[names['beta']] = stats['beta']
+        arrays[names['gamma']] = (stats['gamma'] if g.attr(bn, 'scale_after_normalization', 'b')
+                                  else numpy.ones(unit.cout, numpy.float32))
+        arrays[names['eps']] = numpy.float32(eps)
         return P
 
     def pool(layer, x):
@@ -178,8 +176,8 @@ def convert_graph_def(graph_def, model=None):
     if g.resolve(matmul.input[1]) != topology.LOGIT_WEIGHTS:
         raise ConversionError("node 'softmax/logits/MatMul' does not read softmax/weights")
     _reads_features(g, matmul, pool3)
-    model.logit.W.array[...] = weights.T
-    return model
+    arrays[topology.LOGIT_W] = numpy.ascontiguousarray(weights.T)
+    return arrays
 
 
 def _reads_features(g, matmul, pool3):

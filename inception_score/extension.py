@@ -9,7 +9,7 @@ import numpy
 from chainer import training
 
 from inception_score.errors import InputError
-from inception_score.evaluate import _check_batch_size, accumulate, shard
+from inception_score.scoring import accumulate, as_network, check_batch_size, shard
 from inception_score.io import check_images, check_value_range, to_pixel_range
 
 
@@ -63,7 +63,7 @@ def inception_score_from_generator(generator, model, n_samples=50000, batch_size
         the score of all samples.
     """
     check_value_range(value_range)
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     start, stop = shard(n_samples, rank, size)
     batches = _draw(generator, stop - start, batch_size, value_range, seed + rank)
@@ -79,8 +79,8 @@ class InceptionScoreExtension(training.Extension):
                    trigger=(1, 'epoch'))
 
     generator: callable(batch_size) -> images, as `inception_score_from_generator`.
-    model: an `Inception` (already on the right device) or the path of a model file, loaded
-        once here. device: where to put the model (e.g. 0 or '@cupy:0'); None keeps it.
+    model: an `Inception` (already on the right device), the path of a model file, or None for
+        the default model file (modelfile.default_model_path()); a file is loaded once here. device: where to put the model (e.g. 0 or '@cupy:0'); None keeps it.
     comm: ChainerMN communicator: all processes share the sampling and report the result.
     seed: the samples' random state; the same at every evaluation, so scores are comparable.
     """
@@ -90,14 +90,15 @@ class InceptionScoreExtension(training.Extension):
 
     def __init__(self, generator, model, n_samples=50000, batch_size=100, splits=10,
                  value_range=(-1, 1), device=None, comm=None, seed=0):
+        from inception_score.model import load_model
         from inception_score.score import check_splits
-        from inception_score.weights import load_model
         check_value_range(value_range)
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         check_splits(n_samples, splits)
         if not callable(generator):
             raise InputError('generator must be a callable taking a batch size')
-        self.model = load_model(model) if isinstance(model, str) else model
+        # None: the default model file, where inception-score-download puts it.
+        self.model = load_model(model) if model is None or isinstance(model, str) else model
         if device is not None:
             self.model.to_device(device)
         self.generator = generator

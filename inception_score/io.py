@@ -1,7 +1,7 @@
 """Image arrays -> validated batches in the network's input range [0, 255]."""
-import chainer
 import numpy
 
+from inception_score.backend import get_array_module
 from inception_score.errors import InputError
 
 VALUE_RANGES = {(0, 255), (0, 1), (-1, 1)}
@@ -25,7 +25,7 @@ def check_images(ims, value_range=(0, 255)):
     Inf, or values outside `value_range`. Nothing is copied or modified.
     """
     lo, hi = check_value_range(value_range)
-    if isinstance(ims, chainer.Variable):
+    if hasattr(ims, 'array') and hasattr(ims, 'creator'):  # a chainer.Variable
         ims = ims.array
     if not hasattr(ims, 'ndim') or not hasattr(ims, 'dtype'):
         raise InputError('images must be a numpy or cupy array of shape (N, 3, H, W), got {}'
@@ -43,7 +43,7 @@ def check_images(ims, value_range=(0, 255)):
         raise InputError('images must be uint8 or float, got dtype {}'.format(ims.dtype))
     if ims.size == 0:
         raise InputError('images are empty (shape {})'.format(tuple(ims.shape)))
-    xp = chainer.backend.get_array_module(ims)
+    xp = get_array_module(ims)
     if kind == 'f' and not bool(xp.isfinite(ims).all()):
         raise InputError('images contain NaN or Inf')
     vmin, vmax = float(ims.min()), float(ims.max())

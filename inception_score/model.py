@@ -1,16 +1,17 @@
-"""`Inception`: the inception-2015-12-05 graph as a Chainer chain (pool_3 features, 1008 logits).
+"""`Inception`: the Chainer face of the network, holding its parameters as links.
 
 The link hierarchy is the earlier Chainer port's (hvy/chainer-inception-score), so model files
-made by its download.py load with `chainer.serializers.load_hdf5` unchanged; unlike that port,
-this chain resizes like TF1, excludes padding from average pools and uses no logit bias.
+made by its download.py load with `chainer.serializers.load_hdf5` unchanged, and `to_gpu()`,
+`copy()` and `save_hdf5` work as for any chain. The numbers come from the Chainer-free core:
+each call hands the chain's own arrays (numpy or cupy) to `network.Network`.
 """
 import chainer
-import chainer.functions as F
 import chainer.links as L
 import numpy
 
-from inception_score import cpu_gemm, topology
-from inception_score.resize import resize_bilinear_tf1
+from inception_score import modelfile, topology
+from inception_score.errors import InputError
+from inception_score.network import Network
 
 _GRAPH_EPS = float(numpy.float32(topology.GRAPH_EPS))
 
@@ -73,79 +74,91 @@ class Inception(chainer.Chain):
     inference mode without building a graph, whatever `chainer.config` says.
     `model(x)` returns the softmax over all 1008 outputs, `model(x, get_feature=True)` the
     2048 pool_3 features, `model.logits(x)` the bias-free logits (as the reference).
+
+    The weights must come from a model file (`load_model(path)`, or
+    `chainer.serializers.load_hdf5(path, model)`): scoring with weights never loaded is an
+    error, unless `allow_unloaded=True` (benchmarks, or weights set by hand).
     """
 
-    # CPU kernels: 'gemm' (cpu_gemm: batch norm folded, one SGEMM per conv, NHWC) or 'chainer'
-    # (chainer.functions, the path GPUs take through cuDNN). Same numbers to float32 rounding.
-    cpu_kernel = 'gemm'
+    # How the core runs on the CPU: 'auto'/'threads' (small chunks on every core) or
+    # 'batched' (the GPU's way, in sequence); the GPU always runs batched.
+    mode = 'auto'
 
-    def __init__(self):
+    def __init__(self, allow_unloaded=False):
         super().__init__()
+        self.weights_loaded = bool(allow_unloaded)
         with self.init_scope():
             _build_links(self)
             self.logit = L.Linear(topology.NUM_FEATURES, topology.NUM_CLASSES, nobias=True)
+
+    def serialize(self, serializer):
+        super().serialize(serializer)
+        if isinstance(serializer, chainer.serializer.Deserializer):
+            self.weights_loaded = True
 
     def unit(self, name):
         """(Convolution2D, GraphBatchNormalization) of the graph's conv unit `name`."""
         conv_path, bn_path = topology.link_paths(name)
         return _resolve(self, conv_path), _resolve(self, bn_path)
 
+    def arrays(self):
+        """{HDF5 path: array} of the parameters, on the chain's device (not copies)."""
+        out = {}
+        for unit in topology.convs():
+            conv, bn = self.unit(unit.name)
+            names = topology.unit_arrays(unit)
+            out.update({names['W']: conv.W.array, names['gamma']: bn.gamma.array,
+                        names['beta']: bn.beta.array, names['avg_mean']: bn.avg_mean,
+                        names['avg_var']: bn.avg_var, names['eps']: numpy.float32(bn.eps)})
+        out[topology.LOGIT_W] = self.logit.W.array
+        return out
+
+    def load_arrays(self, arrays):
+        """Copy `arrays` (as modelfile.load_arrays gives them) into the links; returns self."""
+        for key, value in arrays.items():
+            path, _, name = key.rpartition('/')
+            link = _resolve(self, path)
+            if name == 'eps':
+                link.eps = float(value)
+            elif name in link._persistent:
+                getattr(link, name)[...] = self.device.send(value)
+            else:
+                getattr(link, name).array[...] = self.device.send(value)
+        self.weights_loaded = True
+        return self
+
+    def network(self):
+        """The core network computing with this chain's current parameters."""
+        if not self.weights_loaded:
+            raise InputError('the Inception weights were never loaded: use '
+                             'load_model(path) (or chainer.serializers.load_hdf5(path, model));'
+                             ' Inception(allow_unloaded=True) runs the initial weights')
+        return Network(self.arrays(), mode=self.mode)
+
     def __call__(self, x, get_feature=False):
         if get_feature:
             return self.features(x)
-        return F.softmax(self.logits(x))
+        return chainer.functions.softmax(self.logits(x))
 
     def features(self, x):
         """pool_3 features, (N, 2048) float32 Variable."""
-        with chainer.using_config('train', False), chainer.no_backprop_mode():
-            return self._features(x)
+        return chainer.Variable(self.network().features(_array(x)), requires_grad=False)
 
     def logits(self, x):
         """Bias-free logits over the 1008 outputs, (N, 1008) float32 Variable."""
-        with chainer.using_config('train', False), chainer.no_backprop_mode():
-            return self.logit(self._features(x))
-
-    def _features(self, x):
-        x = self._to_device(x)
-        if self.cpu_kernel == 'gemm' and isinstance(x, numpy.ndarray):
-            return chainer.Variable(cpu_gemm.features(self, x, preprocess))
-        h = topology.walk(preprocess(x), self._conv_unit, _pool, _concat)
-        return F.reshape(h, (h.shape[0], topology.NUM_FEATURES))
-
-    def _to_device(self, x):
-        if isinstance(x, chainer.Variable):
-            x = x.array
-        if getattr(x, 'ndim', None) != 4 or x.shape[1] != 3:
-            raise ValueError('Inception expects RGB images of shape (N, 3, H, W), got shape {}'
-                             .format(getattr(x, 'shape', type(x).__name__)))
-        return self.device.send(x)
-
-    def _conv_unit(self, unit, x):
-        conv, bn = self.unit(unit.name)
-        h = F.convolution_2d(x, conv.W, stride=unit.stride, pad=conv.pad)
-        h = F.fixed_batch_normalization(h, bn.gamma, bn.beta, bn.avg_mean, bn.avg_var, bn.eps)
-        return F.relu(h)
+        return chainer.Variable(self.network().logits(_array(x)), requires_grad=False)
 
 
-def preprocess(x):
-    """The graph's input nodes: ResizeBilinear to 299x299, then (x - 128) * (1 / 128).
-
-    Returns a new float32 array: the caller's array is left as it was.
-    """
-    x = resize_bilinear_tf1(x, (topology.INPUT_SIZE, topology.INPUT_SIZE))
-    x -= numpy.float32(topology.PREPROCESS_CONSTS['Sub/y'])
-    x *= numpy.float32(topology.PREPROCESS_CONSTS['Mul/y'])
+def _array(x):
+    if isinstance(x, chainer.Variable):
+        x = x.array
+    if getattr(x, 'ndim', None) != 4 or x.shape[1] != 3:
+        raise ValueError('Inception expects RGB images of shape (N, 3, H, W), got shape {}'
+                         .format(getattr(x, 'shape', type(x).__name__)))
     return x
 
 
-def _pool(layer, x):
-    pad = topology.padding_amount(layer)
-    if layer.kind == 'max':
-        # SAME max pools pad with -inf in TF; cover_all=False gives TF's output sizes.
-        return F.max_pooling_2d(x, layer.ksize, layer.stride, pad, cover_all=False)
-    # TF's SAME AvgPool divides by the in-bounds count: pad_value=None does the same.
-    return F.average_pooling_nd(x, layer.ksize, layer.stride, pad, pad_value=None)
-
-
-def _concat(block, xs):
-    return F.concat(xs, axis=1)
+def load_model(path=None):
+    """An `Inception` with the weights of a model file (ours or the earlier Chainer port's),
+    checked dataset by dataset; ModelFileError names the problem and the fix."""
+    return Inception().load_arrays(modelfile.load_arrays(path))

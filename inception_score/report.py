@@ -5,21 +5,13 @@ import json
 import platform
 import sys
 
-from inception_score.errors import UsageError
 
 
-def to_device(model, gpu):
-    """Move the model to GPU `gpu` (>= 0) and name the device used."""
-    if gpu < 0:
-        return 'cpu'
-    try:
-        model.to_gpu(gpu)
-    except Exception as e:  # no cupy, no such device
-        raise UsageError('--gpu {} is not usable ({}): install cupy '
-                         '(pip install "inception_score[gpu]") or use --gpu -1'.format(
-                             gpu, str(e).splitlines()[0] if str(e) else type(e).__name__)) \
-            from None
-    return 'gpu:{}'.format(gpu)
+def to_device(network, gpu):
+    """Move the core network to GPU `gpu` (>= 0; -1 keeps the CPU) and name the device."""
+    if gpu >= 0:
+        network.to_gpu(gpu)  # a one-line UsageError without a usable GPU and CuPy
+    return network.device
 
 
 @contextlib.contextmanager
@@ -35,13 +27,20 @@ def progress_bar(total, disable=False):
         yield update
 
 
-def build(args, acc, model_path, device, elapsed, skipped):
-    import chainer
+def _version(package):
+    from importlib import metadata
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def build(args, acc, model_path, network, elapsed, skipped):
     import numpy
     import inception_score
-    from inception_score import weights
+    from inception_score import files, modelfile
     mean, std = acc.result()
-    metadata = weights.read_metadata(model_path)
+    metadata = modelfile.read_metadata(model_path)
     return {
         'inception_score': {'mean': mean, 'std': std},
         'split_scores': [float(s) for s in acc.split_scores()],
@@ -55,12 +54,15 @@ def build(args, acc, model_path, device, elapsed, skipped):
         'skipped_files': list(skipped),
         'skipped_count': len(skipped),
         'model_file': model_path,
-        'model_sha256': weights.sha256_file(model_path),
+        'model_sha256': files.sha256_file(model_path),
         'source_graph_sha256': metadata.get('source_sha256'),
         'converter_version': metadata.get('inception_score_converter_version'),
-        'device': device,
+        'device': network.device,
+        'math': network.math_mode,
         'versions': {'inception_score': inception_score.__version__,
-                     'chainer': chainer.__version__, 'numpy': numpy.__version__,
+                     'numpy': numpy.__version__, 'chainer': _version('chainer'),
+                     'cupy': _version('cupy-cuda12x') or _version('cupy-cuda13x')
+                     or _version('cupy-cuda11x') or _version('cupy'),
                      'python': platform.python_version()},
         'elapsed_seconds': round(elapsed, 3),
         'created_utc': datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -69,7 +71,7 @@ def build(args, acc, model_path, device, elapsed, skipped):
 
 
 def write_json(path, data):
-    from inception_score.weights import atomic_output
+    from inception_score.files import atomic_output
     with atomic_output(path) as tmp:
         with open(tmp, 'w') as f:
             json.dump(data, f, indent=2)

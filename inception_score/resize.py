@@ -3,8 +3,9 @@
 This is the graph's own resize node, so it decides which pixels the network sees: Chainer's
 F.resize_images aligns corners and PIL/PyTorch use half-pixel centres, and each moves the score.
 """
-import chainer
 import numpy
+
+from inception_score.backend import get_array_module, to_numpy
 
 
 def _axis_weights(xp, in_size, out_size):
@@ -23,7 +24,7 @@ def resize_bilinear_tf1(x, size):
 
     Returns a new float32 array; `x` is not modified. Same size returns a float32 copy.
     """
-    xp = chainer.backend.get_array_module(x)
+    xp = get_array_module(x)
     out_h, out_w = size
     in_h, in_w = x.shape[-2:]
     if (in_h, in_w) == (out_h, out_w):
@@ -45,7 +46,7 @@ def resize_bilinear_tf1(x, size):
 
 def _resize_nearest_tf1(x, size):
     # TF1 legacy ResizeNearestNeighbor: src = floor(dst * in / out), float32 scale.
-    xp = chainer.backend.get_array_module(x)
+    xp = get_array_module(x)
     idx = []
     for in_size, out_size in zip(x.shape[-2:], size):
         scale = numpy.float32(in_size) / numpy.float32(out_size)
@@ -58,9 +59,8 @@ def _resize_pil(x, size):
     # PIL bilinear on uint8 images, as scipy.misc.imresize did (without its per-image
     # contrast stretch of float input: values are rounded to uint8 as they are).
     from PIL import Image
-    cpu = chainer.backend.CpuDevice()
-    xp = chainer.backend.get_array_module(x)
-    a = numpy.asarray(cpu.send(x))
+    xp = get_array_module(x)
+    a = to_numpy(x)
     if a.dtype != numpy.uint8:
         a = numpy.clip(numpy.round(a), 0, 255).astype(numpy.uint8)
     out = numpy.empty(a.shape[:2] + tuple(size), numpy.float32)

@@ -1,4 +1,4 @@
-"""Model files: fetch the TF archive, check it, convert it, save and load HDF5 safely.
+"""Fetch the TF archive, check it and convert it into a model file (no Chainer needed).
 
 Nothing half-written is ever left behind: downloads and model files go to a temporary file in
 the target directory and are renamed into place only when complete and checked.
@@ -17,60 +17,16 @@ import urllib.error
 import urllib.request
 import zlib
 
-import chainer
-
-from inception_score.errors import ConversionError, DownloadError, ModelFileError, UsageError
+from inception_score.errors import ConversionError, DownloadError
+from inception_score.files import atomic_output, check_writable, sha256_file  # noqa: F401
+from inception_score.modelfile import (create_command, default_model_path,  # noqa: F401
+                                      read_metadata, save_arrays)
 
 DEFAULT_URL = ('https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/'
                'inception-2015-12-05.tgz')
 GRAPH_MEMBER = 'classify_image_graph_def.pb'
-MODEL_FILENAME = 'inception_score.model'
 CONVERTER_VERSION = '1'
 _CHUNK = 1 << 20
-
-
-def default_model_path():
-    """Where pretrained files live by Chainer's convention ($CHAINER_DATASET_ROOT)."""
-    return os.path.join(chainer.dataset.get_dataset_directory(
-        'inception_score', create_directory=False), MODEL_FILENAME)
-
-
-def create_command(path):
-    return 'python download.py --outfile {}'.format(path)
-
-
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
-    check_writable(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.part',
-                               dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def check_writable(path):
-    """Fail before any work if `path` cannot be written."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageError('cannot write {}: directory {} does not exist'.format(path, directory))
-    if not os.access(directory, os.W_OK | os.X_OK) or os.path.isdir(path):
-        raise UsageError('cannot write {}: {} is not writable'.format(
-            path, path if os.path.isdir(path) else directory))
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _progress_bar(total, desc):
@@ -151,64 +107,6 @@ def read_graph_bytes(path):
         path, GRAPH_MEMBER))
 
 
-def save_model(model, path, metadata=None):
-    """Save `model` as HDF5 at `path` atomically, with `metadata` as root attributes."""
-    import h5py
-    with atomic_output(path) as tmp:
-        chainer.serializers.save_hdf5(tmp, model)
-        with h5py.File(tmp, 'a') as f:
-            for key, value in (metadata or {}).items():
-                f.attrs[key] = value
-
-
-def read_metadata(path):
-    import h5py
-    with h5py.File(path, 'r') as f:
-        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-
-
-def load_model(path=None):
-    """Load an `Inception` from an HDF5 file (ours or the earlier Chainer port's).
-
-    Raises ModelFileError naming the problem and the command that recreates the file.
-    """
-    import h5py
-    from inception_score.model import Inception
-
-    path = default_model_path() if path is None else path
-    fix = 'create it with: {}'.format(create_command(path))
-    if not os.path.isfile(path):
-        raise ModelFileError('model file {} not found: {}'.format(path, fix))
-    if not h5py.is_hdf5(path):
-        raise ModelFileError('{} is not an HDF5 model file: {}'.format(path, fix))
-    model = Inception()
-    expected = dict(model.namedparams())
-    expected.update(_named_persistents(model))
-    try:
-        with h5py.File(path, 'r') as f:
-            for name, value in expected.items():
-                key = name.lstrip('/')
-                shape = getattr(value, 'shape', None)
-                if key not in f:
-                    raise ModelFileError('{} does not hold the Inception network (no {!r}): '
-                                         '{}'.format(path, key, fix))
-                if shape is not None and f[key].shape != shape:
-                    raise ModelFileError('{} does not hold the Inception network: {!r} has '
-                                         'shape {}, expected {}'.format(path, key,
-                                                                       f[key].shape, shape))
-        chainer.serializers.load_hdf5(path, model)
-    except (OSError, KeyError, ValueError) as e:
-        raise ModelFileError('{} is unreadable, probably truncated ({}): {}'.format(
-            path, str(e).splitlines()[0] if str(e) else type(e).__name__, fix)) from None
-    return model
-
-
-def _named_persistents(model):
-    for path, link in model.namedlinks():
-        for name in link._persistent:
-            yield '{}/{}'.format(path.rstrip('/'), name), getattr(link, name)
-
-
 def build_model_file(outfile, url=DEFAULT_URL, graph=None, sha256=None, progress=True,
                      log=print):
     """Fetch (or read `graph`), check, convert and save the model; return its metadata."""
@@ -233,7 +131,7 @@ def build_model_file(outfile, url=DEFAULT_URL, graph=None, sha256=None, progress
         check_sha256(source, digest, sha256)
         data = read_graph_bytes(archive)
     log('Converting {} ({:.1f} MB)'.format(GRAPH_MEMBER, len(data) / 1e6))
-    model = convert_graph_def(parse_graph_def(data))
+    arrays = convert_graph_def(parse_graph_def(data))
     metadata = {
         'inception_score_converter_version': CONVERTER_VERSION,
         'source': source,
@@ -241,10 +139,10 @@ def build_model_file(outfile, url=DEFAULT_URL, graph=None, sha256=None, progress
         'graph_sha256': hashlib.sha256(data).hexdigest(),
         'created_utc': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
     }
-    save_model(model, outfile, metadata)
+    save_arrays(outfile, arrays, metadata)
     log('Saved {}'.format(outfile))
     return metadata
 
 
-__all__ = ['DEFAULT_URL', 'GRAPH_MEMBER', 'build_model_file', 'default_model_path', 'fetch',
-           'load_model', 'read_graph_bytes', 'read_metadata', 'save_model', 'sha256_file']
+__all__ = ['DEFAULT_URL', 'GRAPH_MEMBER', 'build_model_file', 'fetch', 'read_graph_bytes',
+           'sha256_file']

@@ -71,13 +71,27 @@ def test_a_converter_ignoring_scale_after_normalization_would_be_caught(
     assert _rel(model.logits(x).array, tf_outputs[1][:4]) <= 1e-3
 
 
-def test_cpu_gemm_and_plain_chainer_paths_agree(model, fidelity_images, tf_outputs,
-                                                 chainer_outputs):
-    # The GPU takes the plain chainer.functions path; on CPU it is the reference for cpu_gemm.
-    plain = model.copy(mode='share')
-    plain.cpu_kernel = 'chainer'
-    assert model.cpu_kernel == 'gemm'
+def test_plain_chainer_functions_agree_with_the_core(model, fidelity_images, tf_outputs,
+                                                    chainer_outputs):
+    # An independent forward pass (chainer.functions) against the core's GEMM kernels.
+    import chainer_reference
     x = numpy.ascontiguousarray(fidelity_images[0][:6].transpose(0, 3, 1, 2))
-    plain_logits = plain.logits(x).array
+    plain_logits = chainer_reference.logits(model, x)
     assert _rel(plain_logits, tf_outputs[1][:6]) <= 1e-3
     assert _rel(chainer_outputs[1][:6], plain_logits) <= 1e-4
+
+
+def test_core_run_as_the_gpu_runs_it_matches_tensorflow(model_file, fidelity_images,
+                                                        tf_outputs):
+    # Batched, no threads, patches in large blocks: the GPU's code path, here with numpy.
+    from inception_score import load_network
+    network = load_network(model_file, mode='batched')
+    x = [numpy.ascontiguousarray(g.transpose(0, 3, 1, 2)) for g in fidelity_images]
+    out = [network.forward(g, ('pool_3', 'logits')) for g in x]
+    feats = numpy.concatenate([o['pool_3'] for o in out])
+    logits = numpy.concatenate([o['logits'] for o in out])
+    assert _rel(feats, tf_outputs[0]) <= 1e-3
+    assert _rel(logits, tf_outputs[1]) <= 1e-3
+    ours = inception_score_from_logits(logits, splits=10)
+    theirs = inception_score_from_logits(tf_outputs[1], splits=10)
+    assert abs(ours[0] - theirs[0]) <= 1e-4 * theirs[0]

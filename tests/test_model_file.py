@@ -79,7 +79,7 @@ def _truncated(path, model_file):
 
 
 @pytest.mark.parametrize('make,message', [
-    (None, 'not found: create it with: python download.py --outfile'),
+    (None, 'not found: create it with: inception-score-download --outfile'),
     (lambda p, m: open(p, 'w').write('not a model\n'), 'is not an HDF5 model file'),
     (lambda p, m: open(p, 'wb').close(), 'is not an HDF5 model file'),
     (_truncated, 'probably truncated'),

@@ -1,15 +1,35 @@
-"""Score images with an `Inception` model: batches through the network, logits into the score."""
-import chainer
+"""Score images: batches through the core network, logits into the score (no Chainer needed).
+
+`model` may be a core `Network`, a Chainer `Inception` (its current parameters are used) or
+the path of a model file.
+"""
+import os
+
 import numpy
 
 from inception_score import topology
+from inception_score.backend import to_numpy
 from inception_score.errors import InputError, UsageError
 from inception_score.score import ScoreAccumulator, check_splits
 
 SHUFFLE_SEED = 2020  # torch-fidelity's default, so shuffled numbers are comparable
 
 
-def _check_batch_size(batch_size):
+def as_network(model):
+    """The core `Network` behind `model` (a Network, an Inception, or a model file path)."""
+    from inception_score.network import Network
+    if isinstance(model, Network):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from inception_score.modelfile import load_network
+        return load_network(os.fspath(model))
+    if callable(getattr(model, 'network', None)):
+        return model.network()
+    raise InputError('model must be an Inception (load_model(path)), a Network or the path of '
+                     'a model file, got {}'.format(type(model).__name__))
+
+
+def check_batch_size(batch_size):
     if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, numpy.integer))
             or batch_size < 1):
         raise InputError('batch_size must be an integer >= 1, got {!r}'.format(batch_size))
@@ -33,19 +53,19 @@ def accumulate(model, batches, n, splits=10, shuffle=False, seed=None, progress=
     """Run `batches` (NCHW arrays in [0, 255]) through `model` into a ScoreAccumulator.
 
     The rows are the predictions start..start+n-1 of `total` (default n) in all; each batch
-    is moved to the model's device by the model, its logits come back to the CPU. With a
+    is moved to the network's device by the network, its logits come back to the CPU. With a
     ChainerMN `comm`, the statistics of all processes are summed at the end.
     """
+    network = as_network(model)
     total = n if total is None else total
     check_splits(total, splits)
     acc = ScoreAccumulator(total, splits, num_classes=topology.NUM_CLASSES,
                            permutation=_permutation(total, shuffle, seed))
-    cpu = chainer.backend.CpuDevice()
     done = 0
     for batch in batches:
         if done + len(batch) > n:
             raise InputError('the images yield more than the {} announced'.format(n))
-        acc.update(cpu.send(model.logits(batch).array), start + done)
+        acc.update(to_numpy(network.logits(batch)), start + done)
         done += len(batch)
         if progress is not None:
             progress(done, n)
@@ -63,14 +83,14 @@ def score_source(model, source, batch_size=100, splits=10, samples=None, shuffle
     With a ChainerMN `comm`, each process scores its own shard (see `shard`) and all get the
     score of the whole.
     """
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     n = len(source) if samples is None else samples
     if samples is not None and not 1 <= samples <= len(source):
         raise UsageError('--samples {} but only {} images are available'.format(
             samples, len(source)))
     check_splits(n, splits)
     start, stop = shard(n, comm.rank, comm.size) if comm is not None else (0, n)
-    return accumulate(model, source.batches(batch_size, stop, resize, start=start),
+    return accumulate(as_network(model), source.batches(batch_size, stop, resize, start=start),
                       stop - start, splits, shuffle, seed, progress, start=start, total=n,
                       comm=comm)
 
@@ -79,7 +99,8 @@ def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
                     shuffle=False, seed=None, resize='tf1', progress=None, comm=None):
     """Inception Score (mean, std) of `ims` exactly as openai/improved-gan computes it.
 
-    model: an `Inception` (on CPU or GPU; each batch is moved to its device).
+    model: an `Inception` (on CPU or GPU; each batch is moved to its device), a core
+        `Network` or the path of a model file.
     ims: numpy or cupy array (N, 3, H, W), uint8 or float in `value_range` (default [0, 255]),
         any H and W (resized to 299x299 as the TF graph does). It is never modified.
     splits: contiguous parts, preds[i*N//splits:(i+1)*N//splits]; `shuffle=True` permutes the

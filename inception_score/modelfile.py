@@ -1,0 +1,139 @@
+"""Model files: HDF5 <-> {HDF5 path: array}, checked dataset by dataset, without Chainer.
+
+The layout is the one `chainer.serializers.save_hdf5` gives the `Inception` chain (so Chainer
+loads our files, and we load the earlier Chainer port's): see `topology.expected_arrays()`.
+"""
+import os
+
+import numpy
+
+from inception_score import topology
+from inception_score.errors import ModelFileError
+
+MODEL_FILENAME = 'inception_score.model'
+_GRAPH_EPS = numpy.float32(topology.GRAPH_EPS)
+
+
+def default_model_path():
+    """Where pretrained files live by Chainer's convention: $CHAINER_DATASET_ROOT
+    (default ~/.chainer/dataset)/inception_score/inception_score.model."""
+    root = os.environ.get('CHAINER_DATASET_ROOT',
+                          os.path.join(os.path.expanduser('~'), '.chainer', 'dataset'))
+    return os.path.join(root, 'inception_score', MODEL_FILENAME)
+
+
+def create_command(path):
+    """The command that writes a model file at `path`, for hints."""
+    return 'inception-score-download --outfile {}'.format(path)
+
+
+def save_arrays(path, arrays, metadata=None):
+    """Write `arrays` (as from convert or load_arrays) as an HDF5 model file, atomically,
+    with `metadata` as root attributes."""
+    import h5py
+    from inception_score.files import atomic_output
+    with atomic_output(path) as tmp:
+        with h5py.File(tmp, 'w') as f:
+            for key, value in arrays.items():
+                f.create_dataset(key, data=numpy.asarray(value))
+            for unit in topology.convs():
+                # Chainer's BatchNormalization also persists N; its load_hdf5 requires it.
+                f.create_dataset(topology.link_paths(unit.name)[1] + '/N',
+                                 data=numpy.int64(0))
+            for key, value in (metadata or {}).items():
+                f.attrs[key] = value
+
+
+def read_metadata(path):
+    """Root attributes of a model file ({} when it has none or they are unreadable)."""
+    import h5py
+    try:
+        with h5py.File(path, 'r') as f:
+            return {k: (v.decode() if isinstance(v, bytes) else
+                        v.item() if isinstance(v, numpy.generic) else v)
+                    for k, v in f.attrs.items()}
+    except Exception:  # metadata is informative only; the arrays were checked on load
+        return {}
+
+
+def _not_a_model(path, fix):
+    """Say what a non-HDF5 file given as a model is, when we can tell."""
+    with open(path, 'rb') as f:
+        head = f.read(512)
+    if head[:2] == b'\x1f\x8b' or head[257:262] == b'ustar' or path.endswith(('.tgz', '.pb')):
+        return ('{} is the TensorFlow graph or its archive, not a model file: convert it with '
+                'inception-score-download --graph {} --outfile {}'.format(
+                    path, path, MODEL_FILENAME))
+    return '{} is not an HDF5 model file: {}'.format(path, fix)
+
+
+def load_arrays(path=None):
+    """The arrays of a model file (ours or the earlier Chainer port's), checked.
+
+    Every dataset must be where `topology.expected_arrays()` puts it, a real dataset (no soft
+    or external links, no group in its place), floating point, of the right shape, finite,
+    with non-negative variances and a sane eps. Files without `eps` (the earlier port's) get
+    the released graph's 0.001. Raises ModelFileError naming the file, the dataset and the fix.
+    """
+    import h5py
+    path = default_model_path() if path is None else path
+    fix = 'create it with: {}'.format(create_command(path))
+    if os.path.isdir(path) or not os.path.exists(path):
+        raise ModelFileError('model file {} not found: {}'.format(path, fix))
+    try:
+        hdf5 = h5py.is_hdf5(path)
+    except OSError as e:
+        raise ModelFileError('cannot read model file {}: {}'.format(
+            path, e.strerror or e)) from None
+    if not hdf5:
+        raise ModelFileError(_not_a_model(path, fix))
+    arrays = {}
+    try:
+        with h5py.File(path, 'r') as f:
+            for key, shape in topology.expected_arrays().items():
+                value = _read(f, key, path, fix)
+                if value is None and key.endswith('/eps'):
+                    value = _GRAPH_EPS  # earlier port's file: the released graph's eps
+                elif value is None:
+                    raise ModelFileError('{} does not hold the Inception network (no {!r}): '
+                                         '{}'.format(path, key, fix))
+                if value.shape != shape:
+                    raise ModelFileError(
+                        '{} does not hold the Inception network: {!r} has shape {}, expected '
+                        '{}'.format(path, key, value.shape, shape))
+                arrays[key] = value
+    except ModelFileError:
+        raise
+    except Exception as e:  # h5py raises OSError, RuntimeError, KeyError... for broken files
+        raise ModelFileError('{} is unreadable, probably truncated or corrupt ({}): {}'.format(
+            path, str(e).splitlines()[0] if str(e) else type(e).__name__, fix)) from None
+    from inception_score.params import check_arrays
+    return check_arrays(arrays, path, error=ModelFileError)
+
+
+def _read(f, key, path, fix):
+    """Dataset `key` as a numpy array, None if absent; links and groups are refused."""
+    import h5py
+    parts = key.split('/')
+    for i in range(1, len(parts) + 1):
+        sub = '/'.join(parts[:i])
+        link = f.get(sub, getlink=True)
+        if link is None:
+            return None
+        if not isinstance(link, h5py.HardLink):
+            raise ModelFileError('{}: {!r} is a {} (only plain datasets are read): {}'.format(
+                path, sub, type(link).__name__, fix))
+    obj = f[key]
+    if not isinstance(obj, h5py.Dataset):
+        raise ModelFileError('{}: {!r} is a group where a dataset belongs: {}'.format(
+            path, key, fix))
+    if obj.dtype.kind != 'f':
+        raise ModelFileError('{}: {!r} has dtype {}, expected float32: {}'.format(
+            path, key, obj.dtype, fix))
+    return numpy.asarray(obj[()])
+
+
+def load_network(path=None, mode='auto'):
+    """A core `Network` (numpy) from a model file."""
+    from inception_score.network import Network
+    return Network(load_arrays(path), mode=mode)
