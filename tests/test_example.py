@@ -59,4 +59,4 @@ def test_example_errors_are_one_line(cifar_root, model_file, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         'example.py: error: model file {0} not found: create it with: '
-        'python download.py --outfile {0}'.format(missing)]
+        'inception-score-download --outfile {0}'.format(missing)]
