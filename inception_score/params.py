@@ -40,10 +40,12 @@ def dtype_problem(dtype):
 def value_problem(kind_, value):
     """Why the float32 `value` of a parameter of `kind_` is unusable, or None.
 
-    The text completes a sentence whose subject is the array ("'bn_conv/eps' is 0.0, ...").
+    The text completes a sentence whose subject is the array ("'bn_conv/eps' is 0.0, ...");
+    numbers are float32's shortest form (-0.001, not -0.0010000000474974513).
     """
     if kind_ == 'eps' and not 0 < float(value) <= EPS_MAX:  # also refuses NaN and Inf
-        return 'is {!r}, expected a batch-norm epsilon in (0, {}]'.format(float(value), EPS_MAX)
+        return 'is {}, expected a batch-norm epsilon in (0, {}]'.format(
+            str(numpy.float32(value)), EPS_MAX)
     finite = numpy.isfinite(value)
     if not finite.all():
         nan = int(numpy.isnan(value).sum())
@@ -53,8 +55,8 @@ def value_problem(kind_, value):
         return 'holds {} (of {} values)'.format(what, value.size)
     if kind_ == 'avg_var' and value.size and value.min() < 0:
         index = int(numpy.argmin(value))
-        return 'holds a negative variance ({!r} at index {})'.format(float(value.flat[index]),
-                                                                      index)
+        return 'holds a negative variance ({} at index {})'.format(
+            str(numpy.float32(value.flat[index])), index)
     return None
 
 
