@@ -61,7 +61,16 @@ def model_file(graph_files, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def network(model_file):
+    """The core network (numpy, no Chainer) with the converted synthetic weights."""
+    from inception_score import load_network
+    return load_network(model_file)
+
+
+@pytest.fixture(scope='session')
 def model(model_file):
+    """The Chainer `Inception` with the same weights (tests using it need Chainer)."""
+    pytest.importorskip('chainer')
     from inception_score import load_model
     return load_model(model_file)
 
@@ -82,12 +91,13 @@ def tf_outputs(graph_def, fidelity_images):
 
 
 @pytest.fixture(scope='session')
-def chainer_outputs(model, fidelity_images):
+def core_outputs(network, fidelity_images):
+    """The core's pool_3 features and logits for every group, in one pass each."""
     feats, logits = [], []
     for group in fidelity_images:
         x = numpy.ascontiguousarray(group.transpose(0, 3, 1, 2))
         for i in range(0, len(x), 50):
-            f = model.features(x[i:i + 50]).array
-            feats.append(f)
-            logits.append(model.logit(f).array)
+            out = network.forward(x[i:i + 50], ('pool_3', 'logits'))
+            feats.append(out['pool_3'])
+            logits.append(out['logits'])
     return numpy.concatenate(feats), numpy.concatenate(logits)

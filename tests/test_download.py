@@ -12,9 +12,9 @@ import numpy
 import pytest
 
 from conftest import ROOT, make_tgz
-from inception_score import load_model
+from inception_score import load_network
 from inception_score.cli import download_main
-from inception_score.weights import read_metadata
+from inception_score.modelfile import read_metadata
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -126,7 +126,7 @@ def test_download_converts_and_records_the_hash(routes, scratch, capsys, model_f
     with h5py.File(str(target), 'r') as a, h5py.File(model_file, 'r') as b:
         for key in ('mixed_10/tower_2/conv/W', 'logit/W', 'mixed_4/tower/bn_conv_1/avg_var'):
             assert numpy.array_equal(a[key][()], b[key][()])
-    load_model(str(target))
+    load_network(str(target))
 
 
 @pytest.mark.parametrize('route,extra,message', [
