@@ -21,7 +21,7 @@ VENV=${VENV:-.venv}
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
 
 pip install --quiet "setuptools<70" wheel
-pip install --quiet -c .ci/constraints.txt "numpy<2" "tensorflow-cpu==2.21.0" h5py tqdm threadpoolctl pytest pillow matplotlib mpich mpi4py
+pip install --quiet -c .ci/constraints.txt "numpy<2" "tensorflow-cpu==2.21.0" h5py tqdm threadpoolctl scipy pytest pillow matplotlib mpich mpi4py
 pip install --quiet -c .ci/constraints.txt --no-build-isolation "chainer==7.8.1"
 pip install --quiet -c .ci/constraints.txt --no-build-isolation --no-deps -e .
 "$VENV/bin/python" -c 'import chainer, numpy, tensorflow, h5py, inception_score' 2>/dev/null || {

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import synthetic_graph
+from conftest import ROOT
 from inception_score import inception_score
 from inception_score.cli import score_main
 
@@ -206,3 +207,33 @@ def test_module_entry_point_and_debug_traceback(model_file, tmp_path):
     proc = subprocess.run([sys.executable, '-m', 'inception_score', str(tmp_path / 'x'),
                            '--debug'], capture_output=True, text=True)
     assert proc.returncode != 0 and 'Traceback' in proc.stderr
+
+
+def _other_environment_python():
+    """The interpreter of CI's other environment (with Chainer <-> without), if there is one."""
+    here = os.path.realpath(sys.executable)
+    for venv in ('.venv', '.venv-core'):
+        python = os.path.join(ROOT, venv, 'bin', 'python')
+        if os.path.exists(python) and os.path.realpath(python) != here:
+            return python
+    if os.environ.get('CI'):
+        pytest.fail('CI needs both environments (.venv and .venv-core) for this comparison')
+    pytest.skip('the other environment (.venv or .venv-core) is not installed')
+
+
+def test_cli_score_is_the_same_with_and_without_chainer(model_file, png_folder, tmp_path):
+    other = _other_environment_python()
+    reports = []
+    for python in (sys.executable, other):
+        out = tmp_path / 'r{}.json'.format(len(reports))
+        proc = subprocess.run([python, '-m', 'inception_score', str(png_folder), '--model',
+                               model_file, '--splits', '3', '--quiet', '--json', str(out)],
+                              capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        reports.append(json.loads(out.read_text()))
+    a, b = reports
+    assert {a['versions']['chainer'] is None, b['versions']['chainer'] is None} == {True, False}
+    assert a['versions']['numpy'] != b['versions']['numpy']
+    assert abs(a['inception_score']['mean'] - b['inception_score']['mean']) <= \
+        1e-6 * a['inception_score']['mean']
+    assert numpy.allclose(a['split_scores'], b['split_scores'], rtol=1e-6, atol=0)

@@ -6,6 +6,8 @@ import sys
 import numpy
 import pytest
 
+pytest.importorskip('chainer')  # example.py is the Chainer example
+
 import synthetic_graph
 from conftest import ROOT
 from inception_score import inception_score
