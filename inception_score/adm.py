@@ -59,7 +59,7 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def _predux(xp, lanes):
+def _predux(lanes):
     """Eigen's predux of an 8-lane packet: lanes in float32, (l0+l4)+(l2+l6) + (l1+l5)+(l3+l7),
     rounded once to the packet's type."""
     f = lanes.astype(numpy.float32)
@@ -90,7 +90,7 @@ def _leaf_sum(xp, block):
     tail = xp.zeros(rows, dtype)
     for j in range(start, n):
         tail = tail + block[:, j]
-    return tail + _predux(xp, acc)
+    return tail + _predux(acc)
 
 
 def _tree_sum(xp, block, first):
