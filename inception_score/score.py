@@ -5,6 +5,10 @@ into `splits` contiguous parts preds[i*N//splits:(i+1)*N//splits]; per part
 exp(mean_x sum_y p(y|x) (log p(y|x) - log mean_x p(y|x))); return the mean and the population
 std (ddof=0) of the part scores.
 
+OpenAI's guided-diffusion evaluator ("ADM") cuts instead into parts of a fixed size,
+preds[i:i+split_size] for i = 0, split_size, ... (the last part may be shorter), and reports the
+mean of the part scores only. `split_size=` selects that rule; the formula per part is the same.
+
 Per part, mean_x KL = (sum_x sum_y p log p) / n - sum_y m_y log m_y with m = (sum_x p) / n, so
 three sums per part (sum of p, sum of p log p, n) carry everything: they are updated batch by
 batch, added across processes, and memory is O(splits x classes) whatever N is. Everything is
@@ -18,6 +22,19 @@ from inception_score.errors import InputError
 def split_bounds(n, splits):
     """Start of each part and the end: the reference's i * N // splits."""
     return numpy.array([i * n // splits for i in range(splits + 1)], dtype=numpy.int64)
+
+
+def size_bounds(n, split_size):
+    """Start of each part and the end: ADM's range(0, N, split_size), then N."""
+    return numpy.array(list(range(0, n, split_size)) + [n], dtype=numpy.int64)
+
+
+def check_split_size(n, split_size):
+    if (isinstance(split_size, bool) or not isinstance(split_size, (int, numpy.integer))
+            or split_size < 1):
+        raise InputError('split_size must be an integer >= 1, got {!r}'.format(split_size))
+    if n < 1:
+        raise InputError('no predictions to score')
 
 
 def check_splits(n, splits):
@@ -37,16 +54,27 @@ def log_softmax64(logits):
 class ScoreAccumulator:
     """Per-split sufficient statistics of the score for `n` predictions in `splits` parts.
 
+    The parts are the reference's `splits` (10 unless given) equal cuts, or, with `split_size`,
+    ADM's consecutive parts of `split_size` predictions; `splits` then holds their number.
     `update(logits, start)` adds the rows with original indices start, start+1, ... (by
     default, the rows after the last update). `permutation`, if given, reorders before
     splitting as torch-fidelity's shuffle does: position k holds original index permutation[k].
     """
 
-    def __init__(self, n, splits=10, num_classes=None, permutation=None):
-        check_splits(n, splits)
+    def __init__(self, n, splits=None, num_classes=None, permutation=None, split_size=None):
+        if split_size is not None:
+            if splits is not None:
+                raise InputError('give splits or split_size, not both')
+            check_split_size(n, split_size)
+            self.split_size = int(split_size)
+            self.bounds = size_bounds(int(n), self.split_size)
+        else:
+            splits = 10 if splits is None else splits
+            check_splits(n, splits)
+            self.split_size = None
+            self.bounds = split_bounds(int(n), int(splits))
         self.n = int(n)
-        self.splits = int(splits)
-        self.bounds = split_bounds(self.n, self.splits)
+        self.splits = len(self.bounds) - 1
         self.num_classes = num_classes
         # Rows arrive by original index; their split follows from their position.
         self._position = None
@@ -97,7 +125,7 @@ class ScoreAccumulator:
 
     def merge(self, other):
         """Add another accumulator's statistics (same n and splits, disjoint rows)."""
-        if (other.n, other.splits) != (self.n, self.splits):
+        if other.n != self.n or not numpy.array_equal(other.bounds, self.bounds):
             raise InputError('cannot merge scores of different set-ups')
         if other.sum_p is not None:
             if self.sum_p is None:
@@ -139,13 +167,24 @@ class ScoreAccumulator:
         return numpy.exp(kl)
 
     def result(self):
-        """(mean, std) over the splits, std with ddof=0 as the reference."""
+        """(mean, std) over the parts, std with ddof=0 as the reference.
+
+        With `split_size` (ADM's rule) the mean is ADM's number (ADM reports no std): each
+        part counts once, whatever its size.
+        """
         scores = self.split_scores()
         return float(numpy.mean(scores)), float(numpy.std(scores))
 
+    def marginal(self):
+        """The mean predicted distribution p(y) over all predictions added (float64)."""
+        if self.sum_p is None or self.count.sum() == 0:
+            raise InputError('no predictions were added')
+        return self.sum_p.sum(axis=0) / self.count.sum()
 
-def inception_score_from_logits(logits, splits=10, permutation=None):
-    """(mean, std) of the Inception Score of (N, C) logits, in the reference's split order."""
+
+def inception_score_from_logits(logits, splits=None, permutation=None, split_size=None):
+    """(mean, std) of the Inception Score of (N, C) logits, in the reference's split order
+    (`splits` equal parts, 10 unless given) or in ADM's parts of `split_size`."""
     logits = numpy.asarray(logits)
-    acc = ScoreAccumulator(len(logits), splits, permutation=permutation)
+    acc = ScoreAccumulator(len(logits), splits, permutation=permutation, split_size=split_size)
     return acc.update(logits).result()

@@ -86,3 +86,69 @@ def test_incomplete_accumulator_is_an_error():
         acc.result()
     with pytest.raises(InputError, match='outside the 100 predictions'):
         acc.update(numpy.zeros((51, 1008)))
+
+
+def adm_reference_score(logits, split_size):
+    """guided-diffusion evaluations/evaluator.py compute_inception_score, in float64: parts
+    preds[i:i + split_size], the mean of the part scores only."""
+    logits = numpy.asarray(logits, numpy.float64)
+    e = numpy.exp(logits - logits.max(1, keepdims=True))
+    preds = e / e.sum(1, keepdims=True)
+    scores = []
+    for i in range(0, len(preds), split_size):
+        part = preds[i:i + split_size]
+        kl = part * (numpy.log(part) - numpy.log(numpy.expand_dims(numpy.mean(part, 0), 0)))
+        kl = numpy.mean(numpy.sum(kl, 1))
+        scores.append(numpy.exp(kl))
+    return float(numpy.mean(scores)), numpy.array(scores)
+
+
+@pytest.mark.parametrize('n,split_size', [(1000, 100), (1030, 100), (57, 5000), (230, 50)])
+def test_split_size_matches_adm_transcription(n, split_size):
+    # 1030 and 230: ADM's last part is shorter (30 predictions) and still counts as one part.
+    logits = numpy.random.RandomState(n).normal(0, 4, (n, 1008))
+    acc = ScoreAccumulator(n, split_size=split_size).update(logits)
+    mean_ref, parts_ref = adm_reference_score(logits, split_size)
+    assert acc.splits == len(parts_ref) and acc.split_size == split_size
+    assert numpy.allclose(acc.split_scores(), parts_ref, rtol=1e-12)
+    mean, std = inception_score_from_logits(logits, split_size=split_size)
+    assert mean == pytest.approx(mean_ref, rel=1e-12)
+    assert std == pytest.approx(numpy.std(parts_ref), rel=1e-9, abs=1e-12)
+
+
+def test_split_size_dividing_n_equals_that_many_splits():
+    logits = numpy.random.RandomState(5).normal(0, 4, (1000, 1008))
+    assert numpy.allclose(inception_score_from_logits(logits, split_size=100),
+                          inception_score_from_logits(logits, 10), rtol=1e-12)
+
+
+def test_split_size_streams_and_merges():
+    logits = numpy.random.RandomState(6).normal(0, 4, (1030, 1008))
+    whole = inception_score_from_logits(logits, split_size=100)
+    a = ScoreAccumulator(1030, split_size=100).update(logits[:555], start=0)
+    b = ScoreAccumulator(1030, split_size=100).update(logits[555:], start=555)
+    assert numpy.allclose(a.merge(b).result(), whole, rtol=1e-10, atol=0)
+    with pytest.raises(InputError, match='cannot merge scores of different set-ups'):
+        ScoreAccumulator(1030, split_size=100).merge(ScoreAccumulator(1030, splits=11))
+
+
+def test_default_is_ten_splits():
+    assert ScoreAccumulator(100).splits == 10 and ScoreAccumulator(100).split_size is None
+
+
+def test_marginal_is_the_mean_prediction():
+    logits = numpy.random.RandomState(7).normal(0, 2, (300, 1008))
+    p = numpy.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    marginal = ScoreAccumulator(300, 3).update(logits).marginal()
+    assert numpy.allclose(marginal, p.mean(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    ({'splits': 10, 'split_size': 5}, 'give splits or split_size, not both'),
+    ({'split_size': 0}, 'split_size must be an integer >= 1'),
+    ({'split_size': 2.5}, 'split_size must be an integer >= 1'),
+])
+def test_bad_split_size(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        inception_score_from_logits(numpy.zeros((5, 1008)), **kwargs)
