@@ -2,7 +2,10 @@
 """Fetch the TensorFlow Inception graph and convert it: python download.py --outfile inception_score.model"""
 import sys
 
-from inception_score.cli import download_main
-
 if __name__ == '__main__':
-    sys.exit(download_main())
+    try:
+        from inception_score.cli import download_main
+        sys.exit(download_main())
+    except KeyboardInterrupt:  # Ctrl-C while the imports (Chainer, TensorFlow) still load
+        print('download.py: interrupted', file=sys.stderr)
+        sys.exit(130)
