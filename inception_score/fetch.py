@@ -17,7 +17,6 @@ import hashlib
 import http.client
 import os
 import posixpath
-import shutil
 import socket
 import sys
 import tarfile
@@ -28,8 +27,8 @@ import urllib.parse
 import urllib.request
 import zlib
 
-from inception_score.errors import ConversionError, DownloadError, OutputError, UsageError
-from inception_score.files import scratch_dir, writing
+from inception_score.errors import ConversionError, DownloadError, UsageError
+from inception_score.files import check_free_space, scratch_dir, writing
 
 DEFAULT_URL = ('https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/'
                'inception-2015-12-05.tgz')
@@ -242,7 +241,9 @@ def download(url, dest, progress=True, timeout=READ_TIMEOUT, min_rate=MIN_RATE,
             if total is not None and total > max_bytes:
                 raise DownloadError('{} is {}, more than the {} cap: not the inception graph '
                                     'or archive'.format(url, _mb(total), _mb(max_bytes)))
-            _check_space(url, dest, total)
+            if total is not None:
+                check_free_space(os.path.dirname(os.path.abspath(dest)), total,
+                                 'the download of {}'.format(url), hint=_SPACE_HINT)
             bar = _progress_bar(total, posixpath.basename(urllib.parse.urlsplit(url).path)) \
                 if progress else contextlib.nullcontext(None)
             digest, received = hashlib.sha256(), 0
@@ -277,17 +278,6 @@ def download(url, dest, progress=True, timeout=READ_TIMEOUT, min_rate=MIN_RATE,
         raise DownloadError('connection to {} dropped after {} of {} bytes; run again'.format(
             url, received, total))
     return digest.hexdigest()
-
-
-def _check_space(url, dest, total):
-    if total is None:
-        return
-    folder = os.path.dirname(os.path.abspath(dest))
-    with contextlib.suppress(OSError):
-        free = shutil.disk_usage(folder).free
-        if free < total:
-            raise OutputError('cannot download {}: it needs {} but only {} are free in {}; {}'
-                              .format(url, _mb(total), _mb(free), folder, _SPACE_HINT))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import re
 import shutil
 import signal
 import stat
-import sys
 import tempfile
 import threading
 
@@ -92,11 +91,16 @@ def _on_signal(signum, frame):
     raise Terminated(signum)
 
 
+def _in_main_thread():
+    # Python runs signal handlers in the main thread only, and only it may set them.
+    return threading.current_thread() is threading.main_thread()
+
+
 def _install():
     global _users
     with _lock:
         _users += 1
-        if _users > 1 or threading.current_thread() is not threading.main_thread():
+        if not _in_main_thread() or _previous:
             return
         for signum in _handled_signals():
             current = signal.getsignal(signum)
@@ -109,7 +113,7 @@ def _uninstall():
     global _users
     with _lock:
         _users -= 1
-        if _users or threading.current_thread() is not threading.main_thread():
+        if _users or not _in_main_thread():
             return
         for signum, handler in list(_previous.items()):
             if signal.getsignal(signum) is _on_signal:
@@ -120,6 +124,9 @@ def _uninstall():
 @contextlib.contextmanager
 def _holding_signals():
     global _held
+    if not _in_main_thread():
+        yield
+        return
     _held += 1
     try:
         yield
@@ -182,7 +189,7 @@ def writing(path, space_hint=None):
     OutputError line naming `path`."""
     try:
         yield
-    except (OSError, RuntimeError) as e:  # h5py raises RuntimeError for some failed writes
+    except (OSError, RuntimeError) as e:  # HDF5 reports some failed writes as RuntimeError
         error = output_error(path, e, space_hint)
         if error is None:
             raise
@@ -246,23 +253,30 @@ def atomic_output(path, mode=None):
             with _holding_signals():
                 os.replace(tmp, target)
                 _pending.pop(tmp, None)
-            _fsync(directory)
+    with contextlib.suppress(OSError):  # the rename itself is durable: best effort
+        _fsync(directory)
 
 
 def _fsync(path):
-    """Flush to disk so that a crash right after the rename cannot leave an empty file; a
-    full disk can surface only here on some file systems."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
+    """Flush to disk, so that a crash right after the rename cannot leave an empty file (and
+    a full disk, on some file systems, surfaces only here)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    except OSError as e:
-        if _errno_of(e) is not None:
-            raise
     finally:
         os.close(fd)
+
+
+def check_free_space(folder, nbytes, what, hint='free some space or write elsewhere'):
+    """Fail (OutputError) before writing `nbytes` into `folder` if its file system has less
+    free space; `what` names the data in the message."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < nbytes:
+        raise OutputError('cannot write {}: it needs {:.1f} MB but only {:.1f} MB are free in {}; '
+                          '{}'.format(what, nbytes / 1e6, free / 1e6, folder, hint))
 
 
 @contextlib.contextmanager
@@ -364,21 +378,20 @@ def _refuse_clash(flag, path, real, identity, what, source):
         if identity is not None and os.stat(path).st_nlink > 1:
             twin = _hard_link_in(identity, source_real)
             if twin is not None:
-                raise UsageError('{} {} is a hard link to {}, in the {} folder {}: writing it '
-                                 'would replace that file; choose another path'.format(
-                                     flag, path, twin, what, source))
+                raise UsageError('{} {} is a hard link to {}, in the {} folder {}: choose another '
+                                 'path'.format(flag, path, twin, what, source))
         return
     same_path = real == source_real
     if same_path or (identity is not None and identity == _identity(source_real)):
         if os.path.abspath(path) == os.path.abspath(source):
-            how = ''
+            how = ': writing it would destroy that file'
         elif same_path:
-            how = ' (through a symbolic link)'
+            how = ' (through a symbolic link): writing it would destroy that file'
         else:
             how = ' (a hard link to it)'
-        raise UsageError('{} {} is the {} {}{}: writing it would destroy that file; choose '
-                         'another path'.format(flag, path, what, source, how))
+        raise UsageError('{} {} is the {} {}{}; choose another path'.format(
+            flag, path, what, source, how))
 
 
-__all__ = ['OutputError', 'Terminated', 'atomic_output', 'check_outputs', 'check_writable',
-           'current_umask', 'output_error', 'scratch_dir', 'writing']
+__all__ = ['OutputError', 'Terminated', 'atomic_output', 'check_free_space', 'check_outputs',
+           'check_writable', 'current_umask', 'output_error', 'scratch_dir', 'writing']

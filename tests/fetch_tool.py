@@ -45,11 +45,20 @@ def main(args):
         print(warning, file=sys.stderr)
     with files.atomic_output(args.outfile) as tmp:
         if args.format == 'hdf5':
+            # The model-file pattern: HDF5 built in memory, then written as plain bytes. (HDF5
+            # writing to a full disk itself fails at close, prints unraisable errors from
+            # h5py's deallocators and may crash the interpreter.)
+            import io
             import h5py
             import numpy
-            with h5py.File(tmp, 'w') as f:
-                f['graph'] = numpy.frombuffer(info['graph'], dtype=numpy.uint8)
+            buf = io.BytesIO()
+            with h5py.File(buf, 'w') as f:
+                for i in range(0, len(info['graph']), 4096):  # many datasets, like a model
+                    f['part{}'.format(i)] = numpy.frombuffer(info['graph'][i:i + 4096],
+                                                             dtype=numpy.uint8)
                 f.attrs['released_graph'] = info['released_graph']
+            with open(tmp, 'wb') as out:
+                out.write(buf.getbuffer())
         else:
             with open(tmp, 'wb') as f:
                 for i in range(0, len(info['graph']), 4096):

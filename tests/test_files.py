@@ -3,6 +3,7 @@ atomically with the user's umask, and nothing left behind on any way out (an exc
 disk, a file size limit, Ctrl-C, SIGTERM)."""
 import hashlib
 import os
+import shutil
 import signal
 import stat
 import tempfile
@@ -193,6 +194,15 @@ def test_unwritable_destinations_are_usage_errors(tmp_path):
         with files.atomic_output('/dev/null'):
             pass
     assert stat.S_ISCHR(os.stat('/dev/null').st_mode)
+
+
+def test_too_little_free_space_is_decided_before_writing(tmp_path):
+    free = shutil.disk_usage(str(tmp_path)).free
+    files.check_free_space(str(tmp_path), 1000, 'the model')
+    with pytest.raises(OutputError) as e:
+        files.check_free_space(str(tmp_path), free + (1 << 40), 'the model')
+    assert one_line(str(e.value)).startswith('cannot write the model: it needs ')
+    assert 'MB are free in {}; free some space or write elsewhere'.format(tmp_path) in str(e.value)
 
 
 @pytest.fixture
