@@ -1,8 +1,14 @@
 #!/usr/bin/env python
-"""Fetch the TensorFlow Inception graph and convert it: python download.py --outfile inception_score.model"""
+"""Fetch the TensorFlow Inception graph and convert it: python download.py --outfile inception_score.model
+
+The same as the installed command inception-score-download.
+"""
 import sys
 
-from inception_score.cli import download_main
-
 if __name__ == '__main__':
-    sys.exit(download_main(prog='download.py'))
+    try:
+        from inception_score.cli import download_main
+        sys.exit(download_main(prog='download.py'))
+    except KeyboardInterrupt:  # Ctrl-C while the imports (TensorFlow) still load
+        print('download.py: interrupted', file=sys.stderr)
+        sys.exit(130)

@@ -22,7 +22,7 @@ def run(main, argv, parser):
 
 
 def download_parser(prog='inception-score-download'):
-    from inception_score import modelfile, weights
+    from inception_score import fetch, modelfile
     p = argparse.ArgumentParser(
         prog=prog,
         description='Fetch inception-2015-12-05.tgz, check it node by node and convert its '
@@ -32,7 +32,9 @@ def download_parser(prog='inception-score-download'):
                        modelfile.default_model_path()))
     p.add_argument('--graph', metavar='PATH',
                    help='convert a local .tgz or .pb instead of downloading (offline machines)')
-    p.add_argument('--url', default=weights.DEFAULT_URL, help='archive to download')
+    p.add_argument('--url', default=fetch.DEFAULT_URL,
+                   help='archive to download (if the default fails, the bare released graph '
+                        'is fetched from {})'.format(fetch.FALLBACK_URL))
     p.add_argument('--sha256', metavar='HEX',
                    help='expected SHA-256 of the archive (or of --graph); a mismatch is an error')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -118,14 +120,15 @@ def _score(args):
     import time
     from inception_score import files, modelfile, report, scoring, sources
     started = time.time()
-    if args.json is not None:
-        files.check_writable(args.json)
+    model_path = modelfile.default_model_path() if args.model is None else args.model
+    # Every output is decided before any work: never onto an input, the model or each other.
+    files.check_outputs({'--json': args.json},
+                        [('input', p) for p in args.paths] + [('--model', model_path)])
     source = sources.ConcatSource(
         sources.open_source(path, key=args.key, layout=args.layout,
                             value_range=args.input_range, skip_bad=args.skip_bad,
                             allow_16bit=args.allow_16bit)
         for path in args.paths)
-    model_path = modelfile.default_model_path() if args.model is None else args.model
     network = modelfile.load_network(model_path)
     device = report.to_device(network, args.gpu)
     n = len(source) if args.samples is None else args.samples

@@ -27,3 +27,7 @@ class InputError(InceptionScoreError, ValueError):
 
 class UsageError(InceptionScoreError):
     """A bad argument (missing path, unwritable output, too many samples): exit code 2."""
+
+
+class OutputError(InceptionScoreError):
+    """An output could not be written (disk full, quota, size limit, read-only): exit 1."""

@@ -1,41 +1,397 @@
-"""Output files: written to a temporary file beside the target and renamed into place."""
-import contextlib
-import hashlib
-import os
-import tempfile
+"""Output files: decided at the edge, written atomically, cleaned up on every exit path.
 
-from inception_score.errors import UsageError
+- `check_outputs` resolves every output and input (through symbolic and hard links) before any
+  work and refuses an output that would land on an input, the model, the graph or another output.
+- `atomic_output` writes beside the target under a hidden `.NAME.XXXX.part` name and renames it
+  into place only when the writer finished; the file gets the mode a plain `open()` would give
+  (0644 under the usual umask 022), or keeps the permission bits of the file it replaces.
+- `scratch_dir` is a temporary folder removed afterwards.
+- Whatever happens (an exception, Ctrl-C, SIGTERM, SIGHUP), no `.part` file and no scratch folder
+  stays behind: while any is pending, signal handlers remove them and exit (128 + signal number).
+- A full disk, a quota, a file size limit or a read-only file system while writing becomes one
+  `OutputError` line (exit 1), not a traceback.
+"""
+import contextlib
+import errno
+import os
+import re
+import shutil
+import signal
+import stat
+import tempfile
+import threading
+
+from inception_score.errors import OutputError, UsageError
+
+# errno values that mean "this destination cannot take the data", whatever the writer was.
+_WRITE_ERRNOS = {
+    errno.ENOSPC: 'free some space or write elsewhere',
+    errno.EDQUOT: 'the disk quota is exceeded; free some space or write elsewhere',
+    errno.EFBIG: 'the file size limit (ulimit -f) is too small',
+    errno.EROFS: 'the file system is read-only; write elsewhere',
+}
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP arrived while outputs were pending: they are removed, exit 128 + signal."""
+
+    def __init__(self, signum):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+# ---------------------------------------------------------------------------------------------
+# Pending temporary paths and the signal handlers that remove them.
+#
+# The handlers are installed only while something is pending, and only over the default
+# handlers: a program that set its own SIGTERM handler keeps it (our try/finally blocks still
+# clean up if that handler raises). Creation and registration of a path, and the final rename,
+# run with the handlers "held": a signal arriving then is acted upon right after, so a path is
+# never created unregistered nor removed after it was renamed into place.
+
+_pending = {}          # temporary path -> True for a folder
+_lock = threading.Lock()
+_users = 0             # open atomic_output/scratch_dir contexts
+_previous = {}         # signal number -> handler we replaced
+_held = 0
+_deferred = []
+
+
+def _handled_signals():
+    names = ('SIGINT', 'SIGTERM', 'SIGHUP')
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+
+
+def _is_default(signum, handler):
+    if signum == signal.SIGINT:
+        return handler is signal.default_int_handler
+    return handler == signal.SIG_DFL
+
+
+def _remove_pending():
+    for path, is_dir in list(_pending.items()):
+        _remove(path, is_dir)
+
+
+def _remove(path, is_dir):
+    if is_dir:
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+            os.remove(path)
+
+
+def _on_signal(signum, frame):
+    if _held:
+        _deferred.append(signum)
+        return
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt  # as Python's own handler: the finally blocks clean up
+    _remove_pending()  # now, in case some caller swallows the exit on its way up
+    raise Terminated(signum)
+
+
+def _in_main_thread():
+    # Python runs signal handlers in the main thread only, and only it may set them.
+    return threading.current_thread() is threading.main_thread()
+
+
+def _install():
+    global _users
+    with _lock:
+        _users += 1
+        if not _in_main_thread() or _previous:
+            return
+        for signum in _handled_signals():
+            current = signal.getsignal(signum)
+            if _is_default(signum, current):
+                _previous[signum] = current
+                signal.signal(signum, _on_signal)
+
+
+def _uninstall():
+    global _users
+    with _lock:
+        _users -= 1
+        if _users or not _in_main_thread():
+            return
+        for signum, handler in list(_previous.items()):
+            if signal.getsignal(signum) is _on_signal:
+                signal.signal(signum, handler)
+            del _previous[signum]
 
 
 @contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
-    check_writable(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.part',
-                               dir=directory)
-    os.close(fd)
+def _holding_signals():
+    global _held
+    if not _in_main_thread():
+        yield
+        return
+    _held += 1
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _held -= 1
+        if not _held and _deferred:
+            signum = _deferred.pop()
+            del _deferred[:]
+            _on_signal(signum, None)
 
+
+@contextlib.contextmanager
+def _pending_path(create, is_dir):
+    """Create a temporary path with `create()`; it is removed on every way out of the block."""
+    _install()
+    try:
+        with _holding_signals():
+            path = create()
+            _pending[path] = is_dir
+        try:
+            yield path
+        finally:
+            with _holding_signals():
+                _remove(path, is_dir)
+                _pending.pop(path, None)
+    finally:
+        _uninstall()
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors of the destination, as one line.
+
+def _errno_of(exc):
+    """The errno of an OSError, also when a library (HDF5) only quotes it in its message."""
+    if getattr(exc, 'errno', None) in _WRITE_ERRNOS:
+        return exc.errno
+    found = re.search(r'errno = (\d+)', str(exc))
+    if found and int(found.group(1)) in _WRITE_ERRNOS:
+        return int(found.group(1))
+    if 'No space left on device' in str(exc):
+        return errno.ENOSPC
+    return None
+
+
+def output_error(path, exc, space_hint=None):
+    """An OutputError for `exc` if it says that `path`'s destination cannot take data, else None.
+    `space_hint` replaces the advice for a full disk or quota (e.g. "set TMPDIR")."""
+    code = _errno_of(exc)
+    if code is None:
+        return None
+    hint = _WRITE_ERRNOS[code]
+    if space_hint and code in (errno.ENOSPC, errno.EDQUOT):
+        hint = space_hint
+    return OutputError('cannot write {}: {}; {}'.format(path, os.strerror(code).lower(), hint))
+
+
+@contextlib.contextmanager
+def writing(path, space_hint=None):
+    """Turn a full disk, quota, size limit or read-only file system inside the block into one
+    OutputError line naming `path`."""
+    try:
+        yield
+    except (OSError, RuntimeError) as e:  # HDF5 reports some failed writes as RuntimeError
+        error = output_error(path, e, space_hint)
+        if error is None:
+            raise
+        raise error from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic outputs and scratch folders.
+
+def current_umask():
+    """The process umask, read without changing it where /proc allows (thread-safe)."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(target, mode):
+    if mode is not None:
+        return mode & ~current_umask() & 0o7777
+    try:  # a replaced file keeps its permission bits (like `>` in a shell, or an editor)
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
+
+
+@contextlib.contextmanager
+def atomic_output(path, mode=None):
+    """Yield a temporary path beside `path` to write; on success it becomes `path`.
+
+    The file's mode is `mode` (default 0o666) less the umask, like `open()` would create it;
+    with mode=None a file that is replaced keeps its permission bits. An output that is a
+    symbolic link is written through it (the link stays, its target is replaced). On any
+    exception, Ctrl-C or SIGTERM the temporary file is removed and `path` is untouched;
+    a full disk or similar is raised as one OutputError line.
+    """
+    check_writable(path)
+    target = os.path.realpath(path)
+    directory, name = os.path.split(target)
+
+    def create():
+        try:
+            fd, tmp = tempfile.mkstemp(prefix='.{}.'.format(name), suffix='.part', dir=directory)
+        except OSError as e:
+            raise output_error(path, e) or OutputError('cannot write {}: {}'.format(
+                path, e.strerror or e)) from None
+        os.close(fd)
+        return tmp
+
+    with _pending_path(create, is_dir=False) as tmp:
+        with writing(path):
+            yield tmp
+            os.chmod(tmp, _final_mode(target, mode))
+            _fsync(tmp)
+            with _holding_signals():
+                os.replace(tmp, target)
+                _pending.pop(tmp, None)
+    with contextlib.suppress(OSError):  # the rename itself is durable: best effort
+        _fsync(directory)
+
+
+def _fsync(path):
+    """Flush to disk, so that a crash right after the rename cannot leave an empty file (and
+    a full disk, on some file systems, surfaces only here)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_free_space(folder, nbytes, what, hint='free some space or write elsewhere'):
+    """Fail (OutputError) before writing `nbytes` into `folder` if its file system has less
+    free space; `what` names the data in the message."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < nbytes:
+        raise OutputError('cannot write {}: it needs {:.1f} MB but only {:.1f} MB are free in {}; '
+                          '{}'.format(what, nbytes / 1e6, free / 1e6, folder, hint))
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix='inception_score.'):
+    """A temporary folder (in $TMPDIR) removed on every way out, signals included."""
+    def create():
+        try:
+            return tempfile.mkdtemp(prefix=prefix)
+        except OSError as e:
+            raise OutputError('cannot create a temporary folder in {} ({}): set TMPDIR to a '
+                              'writable folder with free space'.format(
+                                  tempfile.gettempdir(), e.strerror or e)) from None
+
+    with _pending_path(create, is_dir=True) as path:
+        yield path
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks before any work.
 
 def check_writable(path):
-    """Fail before any work if `path` cannot be written."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Fail (UsageError) before any work if `path` cannot be written as a regular file."""
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise UsageError('cannot write {}: it is a directory'.format(path))
+    if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
+        raise UsageError('cannot write {}: it is not a regular file (a device, FIFO or socket); '
+                         'give the path of a file'.format(path))
     if not os.path.isdir(directory):
         raise UsageError('cannot write {}: directory {} does not exist'.format(path, directory))
-    if not os.access(directory, os.W_OK | os.X_OK) or os.path.isdir(path):
-        raise UsageError('cannot write {}: {} is not writable'.format(
-            path, path if os.path.isdir(path) else directory))
+    if not os.access(directory, os.W_OK | os.X_OK):
+        reason = 'is on a read-only file system' if _read_only(directory) else 'is not writable'
+        raise UsageError('cannot write {}: directory {} {}'.format(path, directory, reason))
 
 
-def sha256_file(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
+def _read_only(directory):
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def _identity(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _inside(path, folder):
+    return path != folder and os.path.commonpath([path, folder]) == folder
+
+
+def _hard_link_in(identity, folder):
+    """Whether a file below `folder` is the inode `identity` (only asked for files with several
+    links, so the common case walks nothing)."""
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if _identity(os.path.join(root, name)) == identity:
+                return os.path.join(root, name)
+    return None
+
+
+def check_outputs(outputs, inputs):
+    """Refuse, before any work, outputs that would destroy an input or each other.
+
+    outputs: {flag: path} such as {'--json': 'report.json'}; None paths are ignored.
+    inputs:  {description: path} such as {'input': 'imgs/', '--model': 'm.model'}, or a list
+             of (description, path) pairs when several share a description; a folder stands
+             for every file below it; None paths are ignored.
+    Paths are compared after resolving symbolic links and `..`, and by inode (hard links).
+    An output may not be an input file, lie inside an input folder, or be another output;
+    each output must also be writable (check_writable). Raises UsageError (exit 2) naming both.
+    """
+    outputs = {flag: path for flag, path in outputs.items() if path is not None}
+    inputs = [(what, path) for what, path in (inputs.items() if hasattr(inputs, 'items')
+                                              else inputs) if path is not None]
+    seen = {}
+    for flag, path in outputs.items():
+        real, identity = os.path.realpath(path), _identity(path)
+        for other_flag, (other_real, other_identity) in seen.items():
+            if real == other_real or (identity is not None and identity == other_identity):
+                raise UsageError('{} {} and {} {} are the same file: give each output its own '
+                                 'path'.format(other_flag, outputs[other_flag], flag, path))
+        seen[flag] = (real, identity)
+        for what, source in inputs:
+            _refuse_clash(flag, path, real, identity, what, source)
+        check_writable(path)
+
+
+def _refuse_clash(flag, path, real, identity, what, source):
+    source_real = os.path.realpath(source)
+    if os.path.isdir(source_real):
+        if _inside(real, source_real):
+            raise UsageError('{} {} is inside the {} folder {}: write outputs outside the '
+                             'inputs'.format(flag, path, what, source))
+        if identity is not None and os.stat(path).st_nlink > 1:
+            twin = _hard_link_in(identity, source_real)
+            if twin is not None:
+                raise UsageError('{} {} is a hard link to {}, in the {} folder {}: choose another '
+                                 'path'.format(flag, path, twin, what, source))
+        return
+    same_path = real == source_real
+    if same_path or (identity is not None and identity == _identity(source_real)):
+        if os.path.abspath(path) == os.path.abspath(source):
+            how = ': writing it would destroy that file'
+        elif same_path:
+            how = ' (through a symbolic link): writing it would destroy that file'
+        else:
+            how = ' (a hard link to it)'
+        raise UsageError('{} {} is the {} {}{}; choose another path'.format(
+            flag, path, what, source, how))
+
+
+__all__ = ['OutputError', 'Terminated', 'atomic_output', 'check_free_space', 'check_outputs',
+           'check_writable', 'current_umask', 'output_error', 'scratch_dir', 'writing']

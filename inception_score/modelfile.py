@@ -27,21 +27,49 @@ def create_command(path):
     return 'inception-score-download --outfile {}'.format(path)
 
 
-def save_arrays(path, arrays, metadata=None):
+CLASS_NAMES = 'meta/class_names'  # the 1008 output names, beside the weights
+
+
+def save_arrays(path, arrays, metadata=None, class_names=None):
     """Write `arrays` (as from convert or load_arrays) as an HDF5 model file, atomically,
-    with `metadata` as root attributes."""
+    with `metadata` as root attributes and the outputs' `class_names` (optional)."""
+    import io
     import h5py
-    from inception_score.files import atomic_output
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, 'w') as f:
-            for key, value in arrays.items():
-                f.create_dataset(key, data=numpy.asarray(value))
-            for unit in topology.convs():
-                # Chainer's BatchNormalization also persists N; its load_hdf5 requires it.
-                f.create_dataset(topology.link_paths(unit.name)[1] + '/N',
-                                 data=numpy.int64(0))
-            for key, value in (metadata or {}).items():
-                f.attrs[key] = value
+    from inception_score.files import atomic_output, writing
+    # Built in memory, then written as plain bytes: HDF5 failing on a full disk at close
+    # prints unraisable errors and can crash the interpreter; a plain write fails cleanly.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, 'w') as f:
+        for key, value in arrays.items():
+            f.create_dataset(key, data=numpy.asarray(value))
+        for unit in topology.convs():
+            # Chainer's BatchNormalization also persists N; its load_hdf5 requires it.
+            f.create_dataset(topology.link_paths(unit.name)[1] + '/N', data=numpy.int64(0))
+        if class_names is not None:
+            f.create_dataset(CLASS_NAMES, data=list(class_names),
+                             dtype=h5py.string_dtype('utf-8'))
+        for key, value in (metadata or {}).items():
+            f.attrs[key] = value
+    with atomic_output(path) as tmp, writing(path):
+        with open(tmp, 'wb') as out:
+            out.write(buffer.getbuffer())
+
+
+def read_class_names(path):
+    """The 1008 output names stored in a model file, or 'class N' placeholders."""
+    import h5py
+    from inception_score.labels import placeholder_names
+    try:
+        with h5py.File(path, 'r') as f:
+            link = f.get(CLASS_NAMES, getlink=True)
+            if isinstance(link, h5py.HardLink) and isinstance(f[CLASS_NAMES], h5py.Dataset):
+                names = [n.decode('utf-8', 'replace') if isinstance(n, bytes) else str(n)
+                         for n in f[CLASS_NAMES][()]]
+                if len(names) == topology.NUM_CLASSES:
+                    return names
+    except Exception:  # names are informative only; the weights were checked on load
+        pass
+    return placeholder_names()
 
 
 def read_metadata(path):

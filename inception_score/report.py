@@ -38,7 +38,7 @@ def _version(package):
 def build(args, acc, model_path, network, elapsed, skipped):
     import numpy
     import inception_score
-    from inception_score import files, modelfile
+    from inception_score import fetch, modelfile
     mean, std = acc.result()
     metadata = modelfile.read_metadata(model_path)
     return {
@@ -54,8 +54,10 @@ def build(args, acc, model_path, network, elapsed, skipped):
         'skipped_files': list(skipped),
         'skipped_count': len(skipped),
         'model_file': model_path,
-        'model_sha256': files.sha256_file(model_path),
+        'model_sha256': fetch.sha256_file(model_path),
         'source_graph_sha256': metadata.get('source_sha256'),
+        'released_graph': metadata.get('released_graph',
+                                       metadata.get('graph_sha256') == fetch.RELEASED_GRAPH_SHA256),
         'converter_version': metadata.get('inception_score_converter_version'),
         'device': network.device,
         'math': network.math_mode,

@@ -191,3 +191,29 @@ def test_missing_tensorflow_says_how_to_install(graph_files, scratch):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and 'pip install "inception_score[convert]"' in lines[0]
     assert os.listdir(str(out)) == []
+
+
+_INTERRUPT_IMPORT = '''
+import os, sys
+class _CtrlC:
+    """Ctrl-C pressed while `module` is being imported."""
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ['INTERRUPT_IMPORT_OF']:
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, _CtrlC())
+'''
+
+
+@pytest.mark.parametrize('module', ['inception_score', 'inception_score.cli', 'argparse'])
+def test_ctrl_c_during_imports_is_one_line(scratch, tmp_path, module):
+    out, _ = scratch
+    hook = tmp_path / 'hook'
+    hook.mkdir()
+    (hook / 'sitecustomize.py').write_text(_INTERRUPT_IMPORT)
+    env = dict(os.environ, PYTHONPATH=str(hook), INTERRUPT_IMPORT_OF=module)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'download.py'), '--graph',
+                           str(out / 'absent.tgz'), '--outfile', str(out / 'm.model')],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    assert proc.returncode == 130
+    assert proc.stderr.strip().splitlines() == ['download.py: interrupted']
+    assert os.listdir(str(out)) == []
