@@ -37,6 +37,11 @@ def dtype_problem(dtype):
     return None
 
 
+def _number(value):
+    """float32's shortest positional form, the same under numpy 1 and 2 (-0.001, 1000000000.0)."""
+    return numpy.format_float_positional(numpy.float32(value), trim='0')
+
+
 def value_problem(kind_, value):
     """Why the float32 `value` of a parameter of `kind_` is unusable, or None.
 
@@ -45,7 +50,7 @@ def value_problem(kind_, value):
     """
     if kind_ == 'eps' and not 0 < float(value) <= EPS_MAX:  # also refuses NaN and Inf
         return 'is {}, expected a batch-norm epsilon in (0, {}]'.format(
-            str(numpy.float32(value)), EPS_MAX)
+            _number(value), EPS_MAX)
     finite = numpy.isfinite(value)
     if not finite.all():
         nan = int(numpy.isnan(value).sum())
@@ -56,7 +61,7 @@ def value_problem(kind_, value):
     if kind_ == 'avg_var' and value.size and value.min() < 0:
         index = int(numpy.argmin(value))
         return 'holds a negative variance ({} at index {})'.format(
-            str(numpy.float32(value.flat[index])), index)
+            _number(value.flat[index]), index)
     return None
 
 

@@ -189,13 +189,13 @@ def test_unwritable_json_location(model_file, png_folder, tmp_path, capsys):
     locked.chmod(0o500)
     try:
         if os.access(str(locked), os.W_OK):  # root ignores permissions: use a directory path
-            target = tmp_path
+            target, reason = tmp_path, 'it is a directory'
         else:
-            target = locked / 'r.json'
+            target, reason = locked / 'r.json', 'is not writable'
         got, _, err = _cli(capsys, png_folder, '--model', model_file, '--json', target)
     finally:
         locked.chmod(0o700)
-    assert got == 2 and 'cannot write' in err and 'not writable' in err
+    assert got == 2 and 'cannot write' in err and reason in err
 
 
 def test_module_entry_point_and_debug_traceback(model_file, tmp_path):
