@@ -226,13 +226,14 @@ def _png(path, width, height, rows, bit_depth=8, color_type=0):
 
 def _run_limited(code, timeout=300):
     """`code` in a fresh Python limited to MEMORY_LIMIT of address space; the child prints its
-    peak RSS in MiB as the last line ('maxrss N')."""
+    peak RSS in MiB as the last line ('maxrss N'), from VmHWM: ru_maxrss would count the
+    forked copy of this (large) test process from before the exec."""
     env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1')
 
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    code = ('import resource\n' + code + '\nprint("maxrss", '
-            'resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n')
+    code = ('status = open("/proc/self/status")\n' + code +
+            '\nprint("maxrss", int(status.read().split("VmHWM:")[1].split()[0]) // 1024)\n')
     proc = subprocess.run([sys.executable, '-c', code], env=env, preexec_fn=limit, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
