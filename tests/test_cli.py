@@ -291,3 +291,22 @@ def test_full_disk_for_the_report_is_one_line_and_leaves_nothing(model_file, png
         assert os.listdir(disk) == ['filler']
     finally:
         fetch_tool.unmount(disk)
+
+
+@pytest.mark.parametrize('target', ['input_npy', 'input_png', 'model', 'model_link'])
+def test_json_onto_an_input_or_the_model_is_refused_and_nothing_changes(
+        target, model_file, png_folder, images, tmp_path):
+    npy = tmp_path / 'in.npy'
+    numpy.save(str(npy), images.transpose(0, 2, 3, 1))
+    link = tmp_path / 'model.link'
+    link.symlink_to(model_file)
+    out = {'input_npy': npy, 'input_png': png_folder / 'a' / '000.png', 'model': model_file,
+           'model_link': link}[target]
+    before = _digest(tmp_path), hashlib.sha256(open(model_file, 'rb').read()).hexdigest()
+    proc = _score_process(npy, png_folder, '--model', model_file, '--json', out, '--quiet')
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('inception-score: error: ') and \
+        '--json' in lines[0], lines
+    assert (_digest(tmp_path), hashlib.sha256(open(model_file, 'rb').read()).hexdigest()) == \
+        before
