@@ -75,7 +75,8 @@ def peak_rss_child(n, mode, model, batch):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'ims.npy')
         numpy.save(path, _images(n, 32, seed=2).transpose(0, 2, 3, 1))
-        score_source(load_network(model, mode=mode), load_array_file(path), batch, 10)
+        score_source(load_network(model, mode=mode), load_array_file(path), batch,
+                     min(10, n))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
 
 
