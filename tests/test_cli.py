@@ -155,7 +155,7 @@ BAD = [
                       '--input-range=-1,1'], 1, 'outside value_range (-1, 1)'),
     (lambda t, f, m: [_bad_npz(t, numpy.full((12, 8, 8, 3), 0.5, numpy.float32))], 1,
      'pass value_range=(0, 1)'),
-    (lambda t, f, m: [f, '--splits', '13'], 1, '12 images cannot be cut into 13 splits'),
+    (lambda t, f, m: [f, '--splits', '13'], 2, '12 images cannot be cut into 13 splits'),
     (lambda t, f, m: [f, '--samples', '13'], 2, '--samples 13 but only 12 images'),
     (lambda t, f, m: [f, '--json', t / 'no' / 'dir' / 'r.json'], 2, 'cannot write'),
     (lambda t, f, m: [f, '--model', _model_variant(t, m, 'truncated')], 1, 'probably truncated'),

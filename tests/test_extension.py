@@ -127,4 +127,5 @@ def test_distributed_score_equals_single_process_under_mpiexec(model_file):
                           capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = sorted(l for l in proc.stdout.splitlines() if l.startswith('rank'))
-    assert lines == ['rank 0 ok 40 41 1 gen', 'rank 1 ok 40 41 1 gen'], proc.stdout
+    assert lines == ['rank 0 ok 40 41 1 gen sharded hint',
+                     'rank 1 ok 40 41 1 gen sharded hint'], proc.stdout
