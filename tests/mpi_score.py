@@ -9,6 +9,16 @@ from inception_score import (InputError, inception_score, inception_score_from_g
                              load_model)
 
 comm = chainermn.create_communicator('naive')
+
+
+def _abort_all(kind, value, tb):
+    # A failed check on one process must end all of them, not leave the others waiting.
+    sys.__excepthook__(kind, value, tb)
+    sys.stderr.flush()
+    comm.mpi_comm.Abort(1)
+
+
+sys.excepthook = _abort_all
 model = load_model(sys.argv[1])
 rng = numpy.random.RandomState(0)
 ims = rng.randint(0, 256, (41, 3, 32, 32)).astype(numpy.uint8)
@@ -48,17 +58,17 @@ checked.append('gen')
 
 # Each process holds its own part (as scatter_dataset gives it): 17 + 24 images.
 mine = ims[:17] if comm.rank == 0 else ims[17:]
-dist = inception_score(model, mine, batch_size=5, splits=10, comm=comm, sharded=True)
+dist = inception_score(model, mine, batch_size=1, splits=10, comm=comm, sharded=True)
 if comm.rank == 0:
-    single = inception_score(model, ims, batch_size=5, splits=10)
+    single = inception_score(model, ims, batch_size=1, splits=10)
     assert numpy.allclose(dist, single, rtol=1e-10, atol=0), (dist, single)
 results = comm.gather_obj(dist)
 if comm.rank == 0:
     assert all(r == dist for r in results), results
-shuffled = inception_score(model, mine, batch_size=5, splits=10, comm=comm, sharded=True,
+shuffled = inception_score(model, mine, batch_size=1, splits=10, comm=comm, sharded=True,
                            shuffle=True, seed=4)
 if comm.rank == 0:
-    single = inception_score(model, ims, batch_size=5, splits=10, shuffle=True, seed=4)
+    single = inception_score(model, ims, batch_size=1, splits=10, shuffle=True, seed=4)
     assert numpy.allclose(shuffled, single, rtol=1e-10, atol=0), (shuffled, single)
 checked.append('sharded')
 
