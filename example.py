@@ -18,10 +18,9 @@ from inception_score.cli import run
 
 
 def parser():
-    import argparse
-    from inception_score.cli import _positive
+    from inception_score.cli import Parser, _positive
     from inception_score.modelfile import default_model_path
-    p = argparse.ArgumentParser(prog='example.py', description=__doc__.splitlines()[0])
+    p = Parser(prog='example.py', description=__doc__.splitlines()[0])
     p.add_argument('--infile', '--model', dest='model', default=None, metavar='MODEL',
                    help='model file from inception-score-download (default: {})'.format(
                        default_model_path()))

@@ -36,6 +36,13 @@ def one_line_warnings(prog):
         yield seen
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (no usage block), like every other error here."""
+
+    def error(self, message):
+        self.exit(2, '{}: error: {} (see {} --help)\n'.format(self.prog, message, self.prog))
+
+
 def run(main, argv, parser):
     """Call main(args); errors become one line on stderr: exit 2 for usage, 1 for data.
     `args.warnings` lists the warnings printed so far (for reports)."""
@@ -51,11 +58,15 @@ def run(main, argv, parser):
     except KeyboardInterrupt:
         print('{}: interrupted'.format(parser.prog), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (`| head`): the reports are already written
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def download_parser(prog='inception-score-download'):
     from inception_score import fetch, modelfile
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog=prog,
         description='Fetch inception-2015-12-05.tgz, check it node by node and convert its '
                     'classify_image_graph_def.pb into a Chainer HDF5 model file.')
@@ -109,10 +120,22 @@ def _positive(text):
     return value
 
 
+def _seed(text):
+    # numpy's RandomState takes 0 <= seed < 2**32.
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError('must be an integer from 0 to 4294967295, got {!r}'
+                                         .format(text))
+    return value
+
+
 def score_parser():
     from inception_score import modelfile
     from inception_score.resize import RESIZE_MODES
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog='inception-score',
         description='Inception Score of image folders (png, jpg, bmp, webp, tif) and .npz/.npy '
                     'files, exactly as openai/improved-gan computes it.')
@@ -130,7 +153,7 @@ def score_parser():
                    help='score in a random order (RandomState(seed).permutation of all '
                         'inputs, as torch-fidelity) instead of the reference\'s contiguous '
                         'order; with --samples N, the first N of that order')
-    p.add_argument('--seed', type=int, default=None,
+    p.add_argument('--seed', type=_seed, default=None,
                    help='seed of --shuffle (default 2020, as torch-fidelity)')
     p.add_argument('--resize', choices=sorted(RESIZE_MODES), default='tf1',
                    help="tf1: the graph's own (reference numbers); pil, nearest: other tools'")
@@ -174,16 +197,16 @@ def _score(args):
                                     resize=args.resize, progress=bar,
                                     observers=[order_check] if order_check else ())
     mean, std = acc.result()
-    print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, splits={})'.format(
-        mean, std, acc.n, acc.splits), flush=True)
     verdict = order_check.verdict(acc) if order_check else None
     if verdict and verdict['sorted']:
         checks.warn(spread.message(verdict))
-    if args.json is not None:
+    if args.json is not None:  # before printing: a closed stdout must not cost the report
         data = report.build(args, acc, model_path, network, time.time() - started,
                             source.skipped)
         data.update(report.input_notes(args, value_range, len(source), verdict))
         report.write_json(args.json, data)
+    print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, splits={})'.format(
+        mean, std, acc.n, acc.splits), flush=True)
 
 
 def _open_input(path, args, value_range):

@@ -70,6 +70,12 @@ shuffled = inception_score(model, mine, batch_size=1, splits=10, comm=comm, shar
 if comm.rank == 0:
     single = inception_score(model, ims, batch_size=1, splits=10, shuffle=True, seed=4)
     assert numpy.allclose(shuffled, single, rtol=1e-10, atol=0), (shuffled, single)
+# A process may hold no part at all (more processes than images).
+part = ims[:3] if comm.rank == 0 else ims[:0]
+dist = inception_score(model, part, batch_size=1, splits=1, comm=comm, sharded=True)
+if comm.rank == 0:
+    single = inception_score(model, ims[:3], batch_size=1, splits=1)
+    assert numpy.allclose(dist, single, rtol=1e-10, atol=0), (dist, single)
 checked.append('sharded')
 
 # The same parts without sharded=True: one line saying what to pass, on every process.
