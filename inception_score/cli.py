@@ -190,7 +190,8 @@ def _score(args):
     network = modelfile.load_network(model_path)
     device = report.to_device(network, args.gpu)
     # Contiguous splits of a sorted input hold few classes each: compared with random orders.
-    order_check = None if args.shuffle or args.splits < 2 else spread.SpreadCheck(n, args.splits)
+    order_check = (spread.SpreadCheck(n, args.splits)
+                   if spread.applies(args.shuffle, args.splits) else None)
     with report.progress_bar(n, disable=args.quiet) as bar:
         acc = scoring.score_source(network, source, args.batch_size, args.splits,
                                     samples=args.samples, shuffle=args.shuffle, seed=args.seed,

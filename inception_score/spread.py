@@ -16,8 +16,9 @@ split scores far apart. Whether that happened is decided from the same run:
   t test two-sided: about one false alarm in a thousand runs of an unsorted input) calls the
   order sorted, and the command line suggests --shuffle.
 
-The random orders cost ORDERS bytes per image and a few per-split sums each (the softmax is
-computed once per batch); the real score is not changed.
+The random orders cost ORDERS bytes per image and ORDERS x splits x 1008 float64 sums (the
+softmax is computed once per batch): with more than MAX_SPLITS splits there is no check.
+The real score is not changed.
 """
 import numpy
 
@@ -25,6 +26,12 @@ from inception_score.score import ScoreAccumulator, log_softmax64
 
 ORDERS = 16
 ALPHA = 1e-3
+MAX_SPLITS = 256  # 16 orders x 256 splits x 1008 classes x 8 bytes = 33 MB of sums
+
+
+def applies(shuffle, splits):
+    """Whether a run is checked: unshuffled, with 2 to MAX_SPLITS splits."""
+    return not shuffle and 2 <= splits <= MAX_SPLITS
 
 
 class SpreadCheck:

@@ -108,4 +108,8 @@ except InputError as e:
 else:
     raise AssertionError('a part with NaN was scored')
 checked.append('hint')
-print('rank {} ok {}'.format(comm.rank, ' '.join(checked)), flush=True)
+# One process prints for all: lines of two processes can interleave in mpiexec's output.
+everyone = comm.gather_obj(' '.join(checked))
+if comm.rank == 0:
+    print('\n'.join('rank {} ok {}'.format(r, done) for r, done in enumerate(everyone)),
+          flush=True)
