@@ -13,25 +13,33 @@ from inception_score import kernels, topology
 from inception_score.network import BATCHED_WORKSPACE, preprocess
 
 
-def smooth_images(rng, n, height, width):
-    """n uint8 RGB images (NCHW) with varied colours, gradients, blobs and noise."""
+def smooth_images_nhwc(rng, n, height, width):
+    """RGB float32 NHWC images in [0, 255] with varied colours, gradients and blobs."""
     yy, xx = numpy.meshgrid(numpy.linspace(0, 1, height), numpy.linspace(0, 1, width),
                             indexing='ij')
-    images = numpy.empty((n, 3, height, width), numpy.uint8)
+    images = numpy.empty((n, height, width, 3), numpy.float32)
     for i in range(n):
         img = numpy.zeros((height, width, 3))
         for _ in range(rng.randint(1, 5)):
             fy, fx = rng.uniform(0.5, 8, 2)
-            wave = numpy.sin(2 * numpy.pi * (fy * yy + fx * xx) + rng.uniform(0, 2 * numpy.pi))
+            phase = rng.uniform(0, 2 * numpy.pi)
+            wave = numpy.sin(2 * numpy.pi * (fy * yy + fx * xx) + phase)
             img += wave[..., None] * rng.uniform(-1, 1, 3)
         for _ in range(rng.randint(0, 4)):
             cy, cx, r = rng.uniform(0, 1, 3) * [1, 1, 0.4]
-            img[((yy - cy) ** 2 + (xx - cx) ** 2) < r ** 2] = rng.uniform(-1.5, 1.5, 3)
+            blob = ((yy - cy) ** 2 + (xx - cx) ** 2) < r ** 2
+            img[blob] = rng.uniform(-1.5, 1.5, 3)
         img += rng.normal(0, rng.uniform(0, 0.3), img.shape)
         img = (img - img.min()) / max(img.max() - img.min(), 1e-6)
         lo, hi = sorted(rng.uniform(0, 255, 2))
-        images[i] = numpy.round(lo + img * max(hi - lo, 40)).clip(0, 255).transpose(2, 0, 1)
+        images[i] = (lo + img * max(hi - lo, 40)).clip(0, 255)
     return images
+
+
+def smooth_images(rng, n, height, width):
+    """The same images as uint8 NCHW, as a sampler would hand them over."""
+    return numpy.round(smooth_images_nhwc(rng, n, height, width)).astype(
+        numpy.uint8).transpose(0, 3, 1, 2).copy()
 
 
 def image_groups(sizes, seed):

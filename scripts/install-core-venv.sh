@@ -18,7 +18,7 @@ fi
 VENV=${VENV_CORE:-.venv-core}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
-pip install --quiet "numpy>=2" "tensorflow-cpu==2.21.0" h5py pillow tqdm threadpoolctl scipy matplotlib pytest
+pip install --quiet "numpy>=2" "tensorflow-cpu==2.21.0" h5py pillow tqdm threadpoolctl scipy matplotlib pytest mpich mpi4py
 pip install --quiet --no-deps -e .
 "$VENV/bin/python" - <<'PY'
 import importlib.util, sys

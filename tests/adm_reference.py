@@ -66,8 +66,10 @@ def _sqrtm_disp_false(a):
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        out = linalg.sqrtm(a, disp=False)
-    return out[0]
+        try:
+            return linalg.sqrtm(a, disp=False)[0]
+        except TypeError:  # scipy >= 1.18 removed `disp`
+            return linalg.sqrtm(a)
 
 
 class Evaluator:

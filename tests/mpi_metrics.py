@@ -1,12 +1,16 @@
 """Run under `mpiexec -n 2`: FID statistics and class counts summed with allreduce must equal
 those of all features in one process (1e-10)."""
-import chainermn
 import numpy
 
 from inception_score.fid import FIDAccumulator
 from inception_score.labels import ClassCounter
 
-comm = chainermn.create_communicator('naive')
+try:
+    import chainermn
+    comm = chainermn.create_communicator('naive')
+except ImportError:  # without Chainer: mpi4py's communicator has the same allreduce(obj)
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
 rng = numpy.random.RandomState(0)
 features = rng.normal(0.5, 2.0, (101, 16)).astype(numpy.float32)
 logits = rng.normal(0, 3, (101, 1008)).astype(numpy.float32)

@@ -5,6 +5,7 @@ Built NodeDef by NodeDef (the graph uses BatchNormWithGlobalNormalization, remov
 version 9, so it cannot be built with Python ops; `versions.producer` stays unset).
 """
 import os
+import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
@@ -14,6 +15,11 @@ import tensorflow as tf  # noqa: E402
 
 from inception_score import topology  # noqa: E402
 
+# One image generator for the tests and the benchmarks (bench/ holds it: it must run alone).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                'bench'))
+from synthetic_weights import smooth_images_nhwc as smooth_images  # noqa: E402,F401
+
 # Two cases are exercised on purpose: some layers ignore gamma (scale_after_normalization=False)
 # and some use a variance_epsilon other than the released graph's 0.001.
 def _bn_attrs(index):
@@ -22,27 +28,6 @@ def _bn_attrs(index):
     return scale, eps
 
 
-def smooth_images(rng, n, height, width):
-    """RGB float32 NHWC images in [0, 255] with varied colours, gradients and blobs."""
-    yy, xx = numpy.meshgrid(numpy.linspace(0, 1, height), numpy.linspace(0, 1, width),
-                            indexing='ij')
-    images = numpy.empty((n, height, width, 3), numpy.float32)
-    for i in range(n):
-        img = numpy.zeros((height, width, 3))
-        for _ in range(rng.randint(1, 5)):
-            fy, fx = rng.uniform(0.5, 8, 2)
-            phase = rng.uniform(0, 2 * numpy.pi)
-            wave = numpy.sin(2 * numpy.pi * (fy * yy + fx * xx) + phase)
-            img += wave[..., None] * rng.uniform(-1, 1, 3)
-        for _ in range(rng.randint(0, 4)):
-            cy, cx, r = rng.uniform(0, 1, 3) * [1, 1, 0.4]
-            blob = ((yy - cy) ** 2 + (xx - cx) ** 2) < r ** 2
-            img[blob] = rng.uniform(-1.5, 1.5, 3)
-        img += rng.normal(0, rng.uniform(0, 0.3), img.shape)
-        img = (img - img.min()) / max(img.max() - img.min(), 1e-6)
-        lo, hi = sorted(rng.uniform(0, 255, 2))
-        images[i] = (lo + img * max(hi - lo, 40)).clip(0, 255)
-    return images
 
 
 def _calibrate(rng, groups):

@@ -132,7 +132,9 @@ def test_member_size_other_than_the_header_promises_is_refused(tmp_path):
     bigger = (info.file_size + 10 ** 6).to_bytes(4, 'little')
     data = data.replace(size, bigger)  # both local header and central directory
     path.write_bytes(bytes(data))
-    _refused(str(path), "lie.npz (array 'arr_0') is damaged", 'holds 1000000 bytes more')
+    # Python >= 3.12's zipfile refuses it itself ("Overlapped entries ... possible zip bomb").
+    message = _refused(str(path), "lie.npz (array 'arr_0') is damaged")
+    assert 'holds 1000000 bytes more' in message or 'zip bomb' in message, message
 
 
 def test_truncated_and_crc_broken_npz(tmp_path):
