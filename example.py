@@ -32,8 +32,8 @@ def parser():
     p.add_argument('--samples', type=_positive, default=50000, metavar='N',
                    help='score the first N training images (default 50000: all of them)')
     p.add_argument('--batch-size', type=_positive, default=100,
-                   help='images per forward pass (default 100; the score does not depend '
-                        'on it)')
+                   help='images per forward pass (default 100; moves the score by float32 '
+                        'rounding only)')
     p.add_argument('--splits', type=_positive, default=10,
                    help='contiguous parts the score is averaged over (default 10, as the '
                         'reference)')

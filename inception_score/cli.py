@@ -143,8 +143,12 @@ def score_parser():
     p.add_argument('--model', default=None,
                    help='model file from inception-score-download (default: {})'.format(
                        modelfile.default_model_path()))
-    p.add_argument('--batch-size', type=_positive, default=100)
-    p.add_argument('--splits', type=_positive, default=10)
+    p.add_argument('--batch-size', type=_positive, default=100,
+                   help='images per forward pass (default 100; moves the score by float32 rounding '
+                        'only)')
+    p.add_argument('--splits', type=_positive, default=10,
+                   help='contiguous parts the score is averaged over (default 10, as the '
+                        'reference)')
     p.add_argument('--gpu', type=int, default=-1, help='GPU id, -1 for CPU (default)')
     p.add_argument('--samples', type=_positive, default=None, metavar='N',
                    help='score N images: the first N, or with --shuffle N drawn at random '
