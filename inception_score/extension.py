@@ -62,18 +62,26 @@ def inception_score_from_generator(generator, model, n_samples=50000, batch_size
         `seed + r`; the statistics are summed with comm.allreduce and every process returns
         the score of all samples.
     """
+    return _score_generator(generator, model, n_samples, batch_size, splits, value_range,
+                            comm, seed, progress).result()
+
+
+def _score_generator(generator, model, n_samples, batch_size, splits, value_range, comm, seed,
+                     progress, feeds=()):
+    """The ScoreAccumulator of `n_samples` drawn images; `feeds` are filled from the same
+    pass (see feeds.py)."""
     check_value_range(value_range)
     check_batch_size(batch_size)
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     start, stop = shard(n_samples, rank, size)
     batches = _draw(generator, stop - start, batch_size, value_range, seed + rank)
-    acc = accumulate(model, batches, stop - start, splits, progress=progress, start=start,
-                     total=n_samples, comm=comm)
-    return acc.result()
+    return accumulate(model, batches, stop - start, splits, progress=progress, start=start,
+                      total=n_samples, comm=comm, feeds=feeds)
 
 
 class InceptionScoreExtension(training.Extension):
-    """Reports `inception_score/mean` and `inception_score/std` of a generator's samples.
+    """Reports `inception_score/mean` and `inception_score/std` of a generator's samples, and
+    `inception_score/fid` when given a `fid_reference`.
 
     trainer.extend(InceptionScoreExtension(gen_fn, 'inception_score.model', n_samples=5000),
                    trigger=(1, 'epoch'))
@@ -83,13 +91,17 @@ class InceptionScoreExtension(training.Extension):
         the default model file (modelfile.default_model_path()); a file is loaded once here. device: where to put the model (e.g. 0 or '@cupy:0'); None keeps it.
     comm: ChainerMN communicator: all processes share the sampling and report the result.
     seed: the samples' random state; the same at every evaluation, so scores are comparable.
+    fid_reference: FID statistics of the real data: the path of a TTUR statistics file (e.g.
+        fid_stats_cifar10_train.npz, or what `inception-score --save-stats` wrote) or ADM
+        reference batch, or a (mu, sigma) pair; read and checked once here. The FID then comes
+        from the same pass as the score (the samples' pool_3 statistics, O(2048^2) memory).
     """
     trigger = 1, 'epoch'
     priority = training.PRIORITY_WRITER
     name = 'inception_score'
 
     def __init__(self, generator, model, n_samples=50000, batch_size=100, splits=10,
-                 value_range=(-1, 1), device=None, comm=None, seed=0):
+                 value_range=(-1, 1), device=None, comm=None, seed=0, fid_reference=None):
         from inception_score.model import load_model
         from inception_score.score import check_splits
         check_value_range(value_range)
@@ -108,9 +120,23 @@ class InceptionScoreExtension(training.Extension):
         self.value_range = value_range
         self.comm = comm
         self.seed = seed
+        self.fid_statistics = None
+        if fid_reference is not None:
+            from inception_score.reference import load_fid_statistics
+            self.fid_statistics = load_fid_statistics(fid_reference)
 
     def __call__(self, trainer=None):
-        mean, std = inception_score_from_generator(
-            self.generator, self.model, self.n_samples, self.batch_size, self.splits,
-            self.value_range, comm=self.comm, seed=self.seed)
-        chainer.reporter.report({'inception_score/mean': mean, 'inception_score/std': std})
+        fid = None
+        if self.fid_statistics is not None:
+            from inception_score.feeds import StatisticsFeed
+            fid = StatisticsFeed.pool_3()
+        acc = _score_generator(self.generator, self.model, self.n_samples, self.batch_size,
+                               self.splits, self.value_range, self.comm, self.seed, None,
+                               feeds=[fid] if fid is not None else [])
+        mean, std = acc.result()
+        observation = {'inception_score/mean': mean, 'inception_score/std': std}
+        if fid is not None:
+            from inception_score.fid import frechet_distance
+            observation['inception_score/fid'] = frechet_distance(*fid.statistics(),
+                                                                  *self.fid_statistics)
+        chainer.reporter.report(observation)
