@@ -8,6 +8,13 @@ from inception_score.errors import InceptionScoreError, UsageError
 ADM_SPLIT_SIZE = 5000  # guided-diffusion's evaluator: compute_inception_score(split_size=5000)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (no usage block), like every other error here."""
+
+    def error(self, message):
+        self.exit(2, '{}: error: {} (see {} --help)\n'.format(self.prog, message, self.prog))
+
+
 def run(main, argv, parser):
     """Call main(args); errors become one line on stderr: exit 2 for usage, 1 for data."""
     args = parser.parse_args(argv)
@@ -21,11 +28,15 @@ def run(main, argv, parser):
     except KeyboardInterrupt:
         print('{}: interrupted'.format(parser.prog), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (`| head`): the reports are already written
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def download_parser(prog='inception-score-download'):
     from inception_score import fetch, modelfile
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog=prog,
         description='Fetch inception-2015-12-05.tgz, check it node by node and convert its '
                     'classify_image_graph_def.pb into a Chainer HDF5 model file.')
@@ -79,10 +90,22 @@ def _positive(text):
     return value
 
 
+def _seed(text):
+    # numpy's RandomState takes 0 <= seed < 2**32.
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError('must be an integer from 0 to 4294967295, got {!r}'
+                                         .format(text))
+    return value
+
+
 def score_parser():
     from inception_score import modelfile
     from inception_score.resize import RESIZE_MODES
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog='inception-score',
         description='Inception Score of image folders (png, jpg, bmp, webp, tif) and .npz/.npy '
                     'files, exactly as openai/improved-gan computes it.')
@@ -103,7 +126,7 @@ def score_parser():
     p.add_argument('--shuffle', action='store_true',
                    help='permute before splitting (as torch-fidelity); default: the '
                         "reference's contiguous order")
-    p.add_argument('--seed', type=int, default=None,
+    p.add_argument('--seed', type=_seed, default=None,
                    help='seed of --shuffle (default 2020, as torch-fidelity)')
     p.add_argument('--resize', choices=sorted(RESIZE_MODES), default='tf1',
                    help="tf1: the graph's own (reference numbers); pil, nearest: other tools'")
@@ -170,6 +193,16 @@ def _score(args):
             reference_progress=bars('reference'))
     acc = result.score
     mean, std = acc.result()
+    names = modelfile.read_class_names(model_path)
+    # Every output before printing: a closed stdout must not cost them.
+    if args.save_stats is not None:
+        report.write_statistics(args.save_stats, result.statistics, args, acc.n, model_path)
+    if args.plot is not None:
+        report.write_plot(args.plot, result, names)
+    if args.json is not None:
+        report.write_json(args.json, report.build(
+            args, acc, model_path, network, time.time() - started, source.skipped,
+            evaluation=result, class_names=names))
     if args.adm is not None:
         # ADM's evaluator prints Python floats with print(): the shortest repr.
         for label, value in (('Inception Score', mean), ('FID', result.fid),
@@ -181,15 +214,6 @@ def _score(args):
             mean, std, acc.n, result.split_rule), flush=True)
         if result.fid is not None:
             print('FID: {:.4f}'.format(result.fid), flush=True)
-    names = modelfile.read_class_names(model_path)
-    if args.save_stats is not None:
-        report.write_statistics(args.save_stats, result.statistics, args, acc.n, model_path)
-    if args.plot is not None:
-        report.write_plot(args.plot, result, names)
-    if args.json is not None:
-        report.write_json(args.json, report.build(
-            args, acc, model_path, network, time.time() - started, source.skipped,
-            evaluation=result, class_names=names))
 
 
 def _metrics(args):

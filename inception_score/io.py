@@ -1,10 +1,49 @@
-"""Image arrays -> validated batches in the network's input range [0, 255]."""
+"""Image arrays -> validated batches in the network's input range [0, 255].
+
+The value checks run over row chunks, so checking an array never allocates more than a chunk's
+worth of temporaries, and a file can be checked batch by batch as it is read (see sources.py).
+"""
+import os
+import stat
+
 import numpy
 
 from inception_score.backend import get_array_module
 from inception_score.errors import InputError
 
 VALUE_RANGES = {(0, 255), (0, 1), (-1, 1)}
+CHECK_CHUNK_BYTES = 64 << 20  # elements checked at once: bounds the isfinite temporary
+
+
+_FILE_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'),
+               (stat.S_ISSOCK, 'a socket'), (stat.S_ISCHR, 'a character device'),
+               (stat.S_ISBLK, 'a block device'))
+
+
+def file_kind(mode):
+    """None for a regular file, else a few words on what it is (from st_mode)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _FILE_KINDS if test(mode)), 'not a regular file')
+
+
+def open_regular(path, hint=''):
+    """`path` opened for binary reading, or InputError when it is not a regular file.
+
+    Opened non-blocking and checked on the open descriptor, so a FIFO (or a file swapped for
+    one) fails at once instead of blocking forever. `hint` ends the message (e.g. the fix).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0)
+                     | getattr(os, 'O_NOCTTY', 0))
+    except OSError as e:
+        raise InputError('{} cannot be read ({}){}'.format(path, e.strerror or e, hint)) \
+            from None
+    kind = file_kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise InputError('{} is not a regular file ({}){}'.format(path, kind, hint))
+    return os.fdopen(fd, 'rb')
 
 
 def check_value_range(value_range):
@@ -18,15 +57,66 @@ def check_value_range(value_range):
     return value_range
 
 
+def unwrap(ims):
+    """The array inside a chainer.Variable (anything whose `.array` is an array), else `ims`.
+
+    Duck-typed, so that this module never imports Chainer.
+    """
+    inner = getattr(ims, 'array', None)
+    if hasattr(inner, 'ndim') and hasattr(inner, 'dtype'):
+        return inner
+    return ims
+
+
+def value_stats(ims):
+    """(all finite, min, max) of a numpy/cupy array, in row chunks of bounded size.
+
+    min and max are None when some value is NaN or Inf.
+    """
+    xp = get_array_module(ims)
+    floating = numpy.dtype(ims.dtype).kind == 'f'
+    row = max(1, ims[0].size) if len(ims) else 1
+    step = max(1, CHECK_CHUNK_BYTES // row)
+    vmin = vmax = None
+    for i in range(0, len(ims), step):
+        chunk = ims[i:i + step]
+        if floating and not bool(xp.isfinite(chunk).all()):
+            return False, None, None
+        lo, hi = float(chunk.min()), float(chunk.max())
+        vmin = lo if vmin is None else min(vmin, lo)
+        vmax = hi if vmax is None else max(vmax, hi)
+    return True, vmin, vmax
+
+
+def range_error(vmin, vmax, value_range):
+    """The message for values outside `value_range`, or None when they lie inside."""
+    lo, hi = check_value_range(value_range)
+    if vmin < lo or vmax > hi:
+        return 'image values lie in [{:g}, {:g}], outside value_range ({:g}, {:g}): {}'.format(
+            vmin, vmax, lo, hi, _range_hint(vmin, vmax))
+    return None
+
+
+def unit_range_error(kind, vmin, vmax, value_range):
+    """The message for float data in [0, 1] passed as [0, 255], or None.
+
+    Only values that reach above 0 count as evidence: all zeros (black images) is valid data in
+    every range and is accepted.
+    """
+    if check_value_range(value_range) == (0, 255) and kind == 'f' and 0 < vmax <= 1.0:
+        return ('float images lie in [{:g}, {:g}], which looks like [0, 1] data: pass '
+                'value_range=(0, 1) (or multiply by 255)'.format(vmin, vmax))
+    return None
+
+
 def check_images(ims, value_range=(0, 255)):
     """Validate an (N, 3, H, W) numpy/cupy array of images; return it unchanged.
 
     Raises InputError (one line, with the fix) for a wrong rank, channel count or dtype, NaN or
     Inf, or values outside `value_range`. Nothing is copied or modified.
     """
-    lo, hi = check_value_range(value_range)
-    if hasattr(ims, 'array') and hasattr(ims, 'creator'):  # a chainer.Variable
-        ims = ims.array
+    check_value_range(value_range)
+    ims = unwrap(ims)
     if not hasattr(ims, 'ndim') or not hasattr(ims, 'dtype'):
         raise InputError('images must be a numpy or cupy array of shape (N, 3, H, W), got {}'
                          .format(type(ims).__name__))
@@ -43,17 +133,13 @@ def check_images(ims, value_range=(0, 255)):
         raise InputError('images must be uint8 or float, got dtype {}'.format(ims.dtype))
     if ims.size == 0:
         raise InputError('images are empty (shape {})'.format(tuple(ims.shape)))
-    xp = get_array_module(ims)
-    if kind == 'f' and not bool(xp.isfinite(ims).all()):
+    finite, vmin, vmax = value_stats(ims)
+    if not finite:
         raise InputError('images contain NaN or Inf')
-    vmin, vmax = float(ims.min()), float(ims.max())
-    if vmin < lo or vmax > hi:
-        raise InputError(
-            'image values lie in [{:g}, {:g}], outside value_range ({:g}, {:g}): {}'.format(
-                vmin, vmax, lo, hi, _range_hint(vmin, vmax)))
-    if (lo, hi) == (0, 255) and kind == 'f' and vmax <= 1.0:
-        raise InputError('float images lie in [{:g}, {:g}], which looks like [0, 1] data: pass '
-                         'value_range=(0, 1) (or multiply by 255)'.format(vmin, vmax))
+    message = (range_error(vmin, vmax, value_range)
+               or unit_range_error(kind, vmin, vmax, value_range))
+    if message:
+        raise InputError(message)
     return ims
 
 

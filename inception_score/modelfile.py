@@ -28,6 +28,7 @@ def create_command(path):
 
 
 CLASS_NAMES = 'meta/class_names'  # the 1008 output names, beside the weights
+DIGEST_ATTR = 'arrays_sha256'
 
 
 def save_arrays(path, arrays, metadata=None, class_names=None):
@@ -50,6 +51,7 @@ def save_arrays(path, arrays, metadata=None, class_names=None):
                              dtype=h5py.string_dtype('utf-8'))
         for key, value in (metadata or {}).items():
             f.attrs[key] = value
+        f.attrs[DIGEST_ATTR] = arrays_digest(arrays)
     with atomic_output(path) as tmp, writing(path):
         with open(tmp, 'wb') as out:
             out.write(buffer.getbuffer())
@@ -118,6 +120,7 @@ def load_arrays(path=None):
     arrays = {}
     try:
         with h5py.File(path, 'r') as f:
+            recorded = f.attrs.get(DIGEST_ATTR)
             for key, shape in topology.expected_arrays().items():
                 value = _read(f, key, path, fix)
                 if value is None and key.endswith('/eps'):
@@ -136,7 +139,28 @@ def load_arrays(path=None):
         raise ModelFileError('{} is unreadable, probably truncated or corrupt ({}): {}'.format(
             path, str(e).splitlines()[0] if str(e) else type(e).__name__, fix)) from None
     from inception_score.params import check_arrays
-    return check_arrays(arrays, path, error=ModelFileError)
+    arrays = check_arrays(arrays, path, error=ModelFileError)
+    if recorded is not None:
+        recorded = recorded.decode() if isinstance(recorded, bytes) else str(recorded)
+        if recorded != arrays_digest(arrays):
+            raise ModelFileError('{} is corrupt: its weights differ from the checksum recorded '
+                                 'when it was written: {}'.format(path, fix))
+    return arrays
+
+
+def arrays_digest(arrays):
+    """SHA-256 over every array (name, shape, float32 bytes) in the model file's order.
+
+    Stored as a root attribute by save_arrays and checked on load, so a flipped byte anywhere
+    in the weights is caught (HDF5 itself checks nothing). The earlier port's files have none.
+    """
+    import hashlib
+    digest = hashlib.sha256()
+    for key in topology.expected_arrays():
+        value = numpy.ascontiguousarray(arrays[key], dtype=numpy.float32)
+        digest.update('{}{}'.format(key, value.shape).encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def _read(f, key, path, fix):

@@ -88,11 +88,9 @@ class Reference:
 
 
 def _magic(path):
-    try:
-        with open(path, 'rb') as f:
-            return f.read(6)
-    except OSError as e:
-        raise InputError('{}: cannot be read ({})'.format(path, e.strerror or e)) from None
+    from inception_score.io import open_regular
+    with open_regular(path) as f:  # a FIFO fails at once instead of blocking
+        return f.read(6)
 
 
 def _file_provenance(path):
@@ -119,9 +117,6 @@ def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
         raise UsageError('reference {} does not exist'.format(path))
     magic = _magic(path)
     if magic == b'\x93NUMPY':
-        if not path.lower().endswith('.npy'):
-            raise InputError('{}: an .npy array under another name: rename it to .npy'.format(
-                path))
         source = load_array_file(path, value_range=value_range)
         return Reference(source, provenance=dict(_file_provenance(path),
                                                  format='image-array')).check(metrics)
@@ -135,9 +130,6 @@ def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
     if 'sfid' in metrics and {'mu_s', 'sigma_s'} & keys:
         reference.spatial = load_statistics(path, spatial=True, dim=adm.SPATIAL_FEATURES)
     if reference.needs_images(metrics) and 'arr_0' in keys:
-        if not path.lower().endswith('.npz'):
-            raise InputError('{}: an .npz archive under another name: rename it to .npz'.format(
-                path))
         reference.source = load_array_file(path, key='arr_0', value_range=value_range)
     return reference.check(metrics)
 

@@ -148,8 +148,8 @@ def write_plot(path, evaluation, class_names):
 
 
 def write_json(path, data):
-    from inception_score.files import atomic_output
-    with atomic_output(path) as tmp:
+    from inception_score.files import atomic_output, writing
+    with atomic_output(path) as tmp, writing(path):
         with open(tmp, 'w') as f:
             json.dump(data, f, indent=2)
             f.write('\n')

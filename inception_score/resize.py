@@ -2,25 +2,31 @@
 
 This is the graph's own resize node, so it decides which pixels the network sees: Chainer's
 F.resize_images aligns corners and PIL/PyTorch use half-pixel centres, and each moves the score.
+Memory is O(output) whatever the input size: only the input pixels that the output reads are
+gathered, so a 1 x 400000 image costs what a 299 x 299 one does.
 """
 import numpy
 
 from inception_score.backend import get_array_module, to_numpy
 
+# Output rows per step of the bilinear resize: the temporaries of one step (at most 2 input rows
+# per output row, gathered at the output width) stay a fraction of the output.
+_BLOCK_ROWS = 32
 
-def _axis_weights(xp, in_size, out_size):
-    # TF1 legacy scaler: src = dst * (in / out), no half-pixel offset; all float32 as in the kernel.
+
+def _axis_weights(in_size, out_size):
+    # TF1 legacy scaler: src = dst * (in / out), no half-pixel offset; float32 as in the kernel.
     scale = numpy.float32(in_size) / numpy.float32(out_size)
     src = numpy.arange(out_size, dtype=numpy.float32) * scale
     floor = numpy.floor(src)
     lower = numpy.maximum(floor.astype(numpy.int64), 0)
     upper = numpy.minimum(numpy.ceil(src).astype(numpy.int64), in_size - 1)
     lerp = (src - floor).astype(numpy.float32)
-    return xp.asarray(lower), xp.asarray(upper), xp.asarray(lerp)
+    return lower, upper, lerp
 
 
 def resize_bilinear_tf1(x, size):
-    """Resize float32 NCHW images `x` to `size` (h, w) exactly as TF1's ResizeBilinear.
+    """Resize NCHW images `x` (any real dtype) to `size` (h, w) exactly as TF1's ResizeBilinear.
 
     Returns a new float32 array; `x` is not modified. Same size returns a float32 copy.
     """
@@ -29,23 +35,34 @@ def resize_bilinear_tf1(x, size):
     in_h, in_w = x.shape[-2:]
     if (in_h, in_w) == (out_h, out_w):
         return x.astype(numpy.float32, copy=True)
-    x = x.astype(numpy.float32, copy=False)  # only read from here on
-    y0, y1, ylerp = _axis_weights(xp, in_h, out_h)
-    x0, x1, xlerp = _axis_weights(xp, in_w, out_w)
-    # Interpolate along x once per input row, then along y: the same operations in the same
-    # order as TF's compute_lerp (top = TL + (TR - TL) * xl; out = top + (bottom - top) * yl),
-    # so float32 results stay bit-identical, for a fraction of the gathers.
-    left = x[..., x0]
-    rows = left + (x[..., x1] - left) * xlerp
-    out = rows[..., y1, :]
-    out -= rows[..., y0, :]
-    out *= ylerp[:, None]
-    out += rows[..., y0, :]  # IEEE addition commutes: still top + (bottom - top) * yl
+    y0, y1, ylerp = _axis_weights(in_h, out_h)
+    x0, x1, xlerp = _axis_weights(in_w, out_w)
+    x0, x1, xlerp = xp.asarray(x0)[None, :], xp.asarray(x1)[None, :], xp.asarray(xlerp)
+    out = xp.empty(x.shape[:-2] + (out_h, out_w), numpy.float32)
+    for r in range(0, out_h, _BLOCK_ROWS):
+        top, bottom = y0[r:r + _BLOCK_ROWS], y1[r:r + _BLOCK_ROWS]
+        needed = numpy.union1d(top, bottom)  # sorted input rows this block reads
+        ys = xp.asarray(needed)[:, None]
+        # Interpolate along x once per needed input row, then along y: the same operations in
+        # the same order as TF's compute_lerp (top = TL + (TR - TL) * xl; out = top + (bottom -
+        # top) * yl), so float32 results stay bit-identical, for a fraction of the gathers.
+        left = x[..., ys, x0].astype(numpy.float32, copy=False)
+        rows = x[..., ys, x1].astype(numpy.float32, copy=False)
+        rows -= left
+        rows *= xlerp
+        rows += left  # IEEE addition commutes: left + (right - left) * xl
+        upper = rows[..., xp.asarray(numpy.searchsorted(needed, top)), :]
+        block = rows[..., xp.asarray(numpy.searchsorted(needed, bottom)), :]
+        block -= upper
+        block *= xp.asarray(ylerp[r:r + _BLOCK_ROWS])[:, None]
+        block += upper  # still top + (bottom - top) * yl
+        out[..., r:r + _BLOCK_ROWS, :] = block
     return out
 
 
 def _resize_nearest_tf1(x, size):
-    # TF1 legacy ResizeNearestNeighbor: src = floor(dst * in / out), float32 scale.
+    # TF1 legacy ResizeNearestNeighbor: src = floor(dst * in / out), float32 scale. The gather
+    # reads only the output's pixels, so memory is O(output) here too.
     xp = get_array_module(x)
     idx = []
     for in_size, out_size in zip(x.shape[-2:], size):
@@ -60,12 +77,12 @@ def _resize_pil(x, size):
     # contrast stretch of float input: values are rounded to uint8 as they are).
     from PIL import Image
     xp = get_array_module(x)
-    a = to_numpy(x)
-    if a.dtype != numpy.uint8:
-        a = numpy.clip(numpy.round(a), 0, 255).astype(numpy.uint8)
-    out = numpy.empty(a.shape[:2] + tuple(size), numpy.float32)
-    for i, im in enumerate(a):
-        resized = Image.fromarray(im.transpose(1, 2, 0)).resize(
+    out = numpy.empty(x.shape[:2] + tuple(size), numpy.float32)
+    for i in range(len(x)):  # one image at a time: no uint8 copy of the whole batch
+        a = to_numpy(x[i])
+        if a.dtype != numpy.uint8:
+            a = numpy.clip(numpy.round(a), 0, 255).astype(numpy.uint8)
+        resized = Image.fromarray(numpy.ascontiguousarray(a.transpose(1, 2, 0))).resize(
             (size[1], size[0]), Image.BILINEAR)
         out[i] = numpy.asarray(resized).transpose(2, 0, 1)
     return xp.asarray(out)

@@ -424,10 +424,12 @@ def test_bad_reference_is_one_line_and_nothing_is_written(model_file, png_folder
                                              'argument --splits'),
     (['--fid', 'a.npz', '--adm', 'b.npz'], 'argument --adm: not allowed with argument --fid'),
 ])
-def test_exclusive_flags_are_usage_errors(png_folder, capsys, flags, message):
+def test_exclusive_flags_are_one_usage_line(png_folder, capsys, flags, message):
     with pytest.raises(SystemExit) as e:
         score_main([str(png_folder)] + flags)
-    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert e.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        'inception-score: error: {} (see inception-score --help)'.format(message)]
 
 
 def test_outputs_clash_with_inputs_before_any_work(model_file, png_folder, reference_folder,
@@ -453,3 +455,76 @@ def test_plot_without_matplotlib_is_one_line_before_any_work(model_file, png_fol
     assert err.strip() == ('inception-score: error: plotting needs matplotlib: pip install '
                            'matplotlib')
     assert os.listdir(str(tmp_path)) == ['samples']
+
+
+def _score_process(*args, **kwargs):
+    return subprocess.run([sys.executable, '-m', 'inception_score'] + [str(a) for a in args],
+                          capture_output=True, text=True, cwd=ROOT, **kwargs)
+
+
+@pytest.mark.parametrize('seed', ['-1', str(2 ** 40), 'x'])
+def test_bad_seed_is_one_usage_line(model_file, png_folder, seed):
+    proc = _score_process(png_folder, '--model', model_file, '--shuffle', '--seed=' + seed)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "inception-score: error: argument --seed: must be an integer from 0 to 4294967295, "
+        "got '{}' (see inception-score --help)".format(seed)]
+
+
+def test_closed_stdout_still_writes_the_report_without_a_traceback(model_file, png_folder,
+                                                                   tmp_path):
+    report = tmp_path / 'r.json'
+    proc = subprocess.Popen([sys.executable, '-m', 'inception_score', str(png_folder), '--model',
+                             model_file, '--splits', '2', '--quiet', '--json', str(report)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # as `| head -0` would
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141
+    assert err == ''
+    assert json.loads(report.read_text())['n'] == 12
+
+
+def test_full_disk_for_the_report_is_one_line_and_leaves_nothing(model_file, png_folder,
+                                                                tmp_path):
+    import fetch_tool
+    disk = str(tmp_path / 'tiny')
+    reason = fetch_tool.mount_tiny_disk(disk, 64 * 1024)
+    if reason is not None:
+        pytest.skip('cannot mount a tmpfs here ({})'.format(reason))
+    try:
+        fd = os.open(os.path.join(disk, 'filler'), os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b'x' * 4096):
+                pass
+        except OSError:  # the disk is full now
+            pass
+        os.close(fd)
+        target = os.path.join(disk, 'r.json')
+        proc = _score_process(png_folder, '--model', model_file, '--splits', '2', '--quiet',
+                              '--json', target)
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines() == [
+            'inception-score: error: cannot write {}: no space left on device; free some space '
+            'or write elsewhere'.format(target)]
+        assert os.listdir(disk) == ['filler']
+    finally:
+        fetch_tool.unmount(disk)
+
+
+@pytest.mark.parametrize('target', ['input_npy', 'input_png', 'model', 'model_link'])
+def test_json_onto_an_input_or_the_model_is_refused_and_nothing_changes(
+        target, model_file, png_folder, images, tmp_path):
+    npy = tmp_path / 'in.npy'
+    numpy.save(str(npy), images.transpose(0, 2, 3, 1))
+    link = tmp_path / 'model.link'
+    link.symlink_to(model_file)
+    out = {'input_npy': npy, 'input_png': png_folder / 'a' / '000.png', 'model': model_file,
+           'model_link': link}[target]
+    before = _digest(tmp_path), hashlib.sha256(open(model_file, 'rb').read()).hexdigest()
+    proc = _score_process(npy, png_folder, '--model', model_file, '--json', out, '--quiet')
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('inception-score: error: ') and \
+        '--json' in lines[0], lines
+    assert (_digest(tmp_path), hashlib.sha256(open(model_file, 'rb').read()).hexdigest()) == \
+        before

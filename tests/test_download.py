@@ -222,3 +222,39 @@ def test_ctrl_c_during_imports_is_one_line(scratch, tmp_path, module):
     assert proc.returncode == 130
     assert proc.stderr.strip().splitlines() == ['download.py: interrupted']
     assert os.listdir(str(out)) == []
+
+
+def test_outfile_onto_the_graph_is_refused_before_any_work(graph_files, tmp_path):
+    graph = tmp_path / 'g.pb'
+    graph.write_bytes(graph_files['bytes'])
+    link = tmp_path / 'alias.pb'
+    link.symlink_to(graph)
+    for outfile in (graph, link):
+        proc = subprocess.run([sys.executable, os.path.join(ROOT, 'download.py'), '--graph',
+                               str(graph), '--outfile', str(outfile), '--quiet'],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith('download.py: error: ') and \
+            '--outfile' in lines[0], lines
+    assert graph.read_bytes() == graph_files['bytes']
+    assert sorted(os.listdir(str(tmp_path))) == ['alias.pb', 'g.pb']
+
+
+def test_model_file_on_a_full_disk_is_one_line_and_leaves_nothing(graph_files, tmp_path):
+    import fetch_tool
+    disk = str(tmp_path / 'tiny')
+    reason = fetch_tool.mount_tiny_disk(disk, 1 << 20)
+    if reason is not None:
+        pytest.skip('cannot mount a tmpfs here ({})'.format(reason))
+    try:
+        proc = subprocess.run([sys.executable, os.path.join(ROOT, 'download.py'), '--graph',
+                               graph_files['tgz'], '--outfile', os.path.join(disk, 'm.model'),
+                               '--quiet'], capture_output=True, text=True)
+        assert proc.returncode == 1
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            'download.py: error: cannot write the model file: it needs'), lines
+        assert os.listdir(disk) == []
+    finally:
+        fetch_tool.unmount(disk)

@@ -50,7 +50,8 @@ def test_images_in_a_folder_an_npy_or_an_npz_are_scored(tmp_path):
                                       'format': 'image-folder', 'images': 5,
                                       'fid_statistics': 'images'}
     ref = open_reference(str(tmp_path / 'real.npy'), ALL)
-    assert len(ref.source) == 6 and ref.source.ims.shape == (6, 3, 16, 12)
+    assert len(ref.source) == 6
+    assert next(ref.source.batches(10)).shape == (6, 3, 16, 12)
     assert ref.provenance == {'path': str(tmp_path / 'real.npy'), 'format': 'image-array',
                               'sha256': sha256(tmp_path / 'real.npy')}
     ref = open_reference(str(tmp_path / 'real.npz'), ('sfid',))

@@ -7,7 +7,8 @@ from inception_score.resize import resize_bilinear_tf1
 
 SIZES = [((32, 32), (299, 299)), ((64, 64), (299, 299)), ((28, 28), (299, 299)),
          ((48, 80), (299, 299)), ((300, 301), (299, 299)), ((360, 320), (299, 299)),
-         ((1000, 17), (299, 299)), ((7, 5), (13, 3)), ((299, 299), (299, 299))]
+         ((1000, 17), (299, 299)), ((7, 5), (13, 3)), ((299, 299), (299, 299)),
+         ((100000, 1), (299, 299)), ((1, 40000), (299, 299)), ((2, 1), (299, 299))]
 
 
 @pytest.mark.parametrize('in_size,out_size', SIZES)
@@ -60,3 +61,20 @@ def test_pil_mode_is_pil_bilinear_on_uint8():
         assert numpy.array_equal(ours[i], numpy.asarray(ref).transpose(2, 0, 1))
     with pytest.raises(ValueError, match='resize mode must be one of'):
         resize_images(x, 'bicubic')
+
+
+@pytest.mark.parametrize('shape', [(1, 3, 20000, 2), (2, 3, 3, 30000), (1, 3, 3000, 3000)])
+def test_memory_is_o_output_whatever_the_input_size(shape):
+    # A tall, a wide and a large image: the resize must not build in_h x 299 (or in_w x 299)
+    # intermediates (a 1 x 400000 PNG used to take 4.5 GB).
+    import tracemalloc
+    x = numpy.random.RandomState(0).randint(0, 256, shape).astype(numpy.uint8)
+    output = shape[0] * 3 * 299 * 299 * 4
+    tracemalloc.start()
+    try:
+        out = resize_bilinear_tf1(x, (299, 299))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == shape[:2] + (299, 299)
+    assert peak < 2.5 * output, (peak, output)  # the old resize: 10x to 70x here
