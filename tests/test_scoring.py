@@ -107,10 +107,10 @@ def test_evaluate_images_gives_the_score_classes_and_statistics_of_one_pass(netw
     assert result['predictions']['distinct_classes'] == int((counts > 0).sum())
     assert {t['index']: t['count'] for t in result['predictions']['top_classes']} == \
         {i: c for i, c in enumerate(counts) if c}
-    mu, sigma = FIDAccumulator().update(out['pool_3']).statistics()
-    assert numpy.allclose(result['statistics']['mu'], mu, rtol=1e-6, atol=1e-9)
-    assert numpy.allclose(result['statistics']['sigma'], sigma, rtol=1e-6,
-                          atol=1e-9 * numpy.abs(sigma).max())
+    # Batches of 4 here, of 6 there: float32 rounding of the features only.
+    for ours, direct in zip((result['statistics']['mu'], result['statistics']['sigma']),
+                            FIDAccumulator().update(out['pool_3']).statistics()):
+        assert numpy.abs(ours - direct).max() <= 1e-5 * numpy.abs(direct).max()
 
 
 def test_evaluate_images_names_classes_from_the_model_file(model_file, small_uint8,
@@ -148,7 +148,8 @@ def test_distributed_evaluation_equals_one_process_under_mpiexec(model_file):
     mpiexec = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
     proc = subprocess.run([mpiexec, '-n', '2', sys.executable,
                            os.path.join(ROOT, 'tests', 'mpi_evaluate.py'), model_file],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=ROOT))  # this checkout's package
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = sorted(l for l in proc.stdout.splitlines() if l.startswith('rank'))
     assert [l.split()[:3] for l in lines] == [['rank', '0', 'ok'], ['rank', '1', 'ok']]
