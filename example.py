@@ -2,59 +2,96 @@
 """Inception Score of the CIFAR-10 training images, as the reference reports it (11.24 +- 0.12).
 
     python example.py --infile inception_score.model --samples 50000 [--gpu 0]
+    python example.py --data cifar-10-python.tar.gz --json report.json
+
+CIFAR-10 comes from --data (the official cifar-10-python.tar.gz or cifar-10-binary.tar.gz,
+an extracted folder of either, or Chainer's cifar-10.npz), else from the first of those
+found in the current directory, beside the default model file or in Chainer's dataset cache;
+else cifar-10-python.tar.gz is downloaded beside the default model file (not with
+--no-download). The earlier Chainer port's flags (--infile, --samples, --batch-size,
+--splits, --gpu) keep working; --model, --json and --quiet are the command line's.
 """
-import argparse
+import os
 import sys
 
-import chainer
-
-from inception_score import InputError, inception_score, load_model
 from inception_score.cli import run
-from inception_score.errors import InceptionScoreError
 
 
 def parser():
-    p = argparse.ArgumentParser(prog='example.py', description=__doc__.splitlines()[0])
-    p.add_argument('--infile', default=None,
-                   help='model file from download.py (default: the Chainer dataset cache)')
-    p.add_argument('--samples', type=int, default=50000,
-                   help='first N CIFAR-10 training images (default 50000)')
-    p.add_argument('--batch-size', type=int, default=100)
-    p.add_argument('--splits', type=int, default=10)
+    from inception_score.cli import Parser, _positive
+    from inception_score.modelfile import default_model_path
+    p = Parser(prog='example.py', description=__doc__.splitlines()[0])
+    p.add_argument('--infile', '--model', dest='model', default=None, metavar='MODEL',
+                   help='model file from inception-score-download (default: {})'.format(
+                       default_model_path()))
+    p.add_argument('--data', metavar='PATH', default=None,
+                   help='CIFAR-10: cifar-10-python.tar.gz, cifar-10-binary.tar.gz, an '
+                        "extracted folder of either, or Chainer's cifar-10.npz")
+    p.add_argument('--no-download', action='store_true',
+                   help='never download CIFAR-10: say where to put it instead')
+    p.add_argument('--samples', type=_positive, default=50000, metavar='N',
+                   help='score the first N training images (default 50000: all of them)')
+    p.add_argument('--batch-size', type=_positive, default=100,
+                   help='images per forward pass (default 100; the score does not depend '
+                        'on it)')
+    p.add_argument('--splits', type=_positive, default=10,
+                   help='contiguous parts the score is averaged over (default 10, as the '
+                        'reference)')
     p.add_argument('--gpu', type=int, default=-1, help='GPU id, -1 for CPU (default)')
+    p.add_argument('--json', metavar='OUT', default=None, help='write a JSON report')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
 
-def cifar10_train():
+def cifar10_path(args):
+    """--data, or the first local copy, or a download (unless --no-download)."""
+    from inception_score import cifar10
+    from inception_score.errors import DownloadError, UsageError
+    if args.data is not None:
+        return args.data
+    found = cifar10.find()
+    if found is not None:
+        return found
+    if args.no_download:
+        raise UsageError(cifar10.not_found_message())
     try:
-        train, _ = chainer.datasets.get_cifar10(ndim=3, withlabel=False, scale=255.0)
-    except OSError as e:  # includes the URLError of an offline machine
-        raise InceptionScoreError(
-            'CIFAR-10 is not in the Chainer dataset cache ({}) and could not be downloaded '
-            '({})'.format(chainer.dataset.get_dataset_root(), e)) from None
-    return train
+        return cifar10.download(progress=not args.quiet)
+    except DownloadError as e:
+        reason = str(e).split('; offline?')[0]
+        raise UsageError(cifar10.not_found_message(reason=reason)) from None
 
 
 def main(args):
-    model = load_model(args.infile)
-    if args.gpu >= 0:
-        model.to_gpu(args.gpu)
-    ims = cifar10_train()
-    if not 1 <= args.samples <= len(ims):
-        raise InputError('--samples must be between 1 and {}, got {}'.format(
-            len(ims), args.samples))
-    ims = ims[:args.samples]
-    n_batches = -(-len(ims) // args.batch_size)
-
-    def progress(done, total):
-        print('Batch {}/{} ({}/{} images)'.format(-(-done // args.batch_size), n_batches,
-                                                  done, total), flush=True)
-
-    mean, std = inception_score(model, ims, batch_size=args.batch_size, splits=args.splits,
-                                progress=progress)
-    print('Inception score mean:', mean)
-    print('Inception score std:', std)
+    import time
+    from inception_score import cifar10, checks, files, modelfile, report, scoring, sources
+    from inception_score.cli import score_parser
+    started = time.time()
+    model_path = modelfile.default_model_path() if args.model is None else args.model
+    files.check_outputs({'--json': args.json},
+                        [('--model', model_path)] + ([('--data', args.data)] if args.data else []))
+    data = cifar10_path(args)
+    ims = cifar10.load(data, 'train')
+    n = checks.check_samples(args.samples, len(ims))
+    checks.check_splits_usage(n, args.splits)
+    network = modelfile.load_network(model_path)
+    report.to_device(network, args.gpu)
+    source = sources.ArraySource(ims[:n], name=data)
+    with report.progress_bar(n, disable=args.quiet) as bar:
+        acc = scoring.score_source(network, source, args.batch_size, args.splits, progress=bar)
+    mean, std = acc.result()
+    print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, splits={})'.format(
+        mean, std, acc.n, acc.splits), flush=True)
+    if args.json is not None:
+        # The command line's report, for the CIFAR-10 copy read.
+        as_cli = score_parser().parse_args([os.path.abspath(data), '--batch-size',
+                                            str(args.batch_size), '--splits', str(args.splits),
+                                            '--gpu', str(args.gpu)])
+        as_cli.samples, as_cli.warnings = n, args.warnings
+        out = report.build(as_cli, acc, model_path, network, time.time() - started, [])
+        out.update(report.input_notes(as_cli, (0, 255), len(ims), None))
+        out['sampling'] = 'first {} CIFAR-10 training images'.format(n)
+        report.write_json(args.json, out)
 
 
 if __name__ == '__main__':

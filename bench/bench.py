@@ -1,15 +1,18 @@
 #!/usr/bin/env python
-"""Speed and memory of inception_score() on this machine, against numpy's SGEMM roof.
+"""Speed and memory of the core on this CPU, against numpy's SGEMM roof and torch-fidelity.
 
 One run measures, in this order: numpy float32 SGEMM GFLOP/s (the roof); images/s at batch 100
-on 32x32 (CIFAR-like) and on 299x299 inputs, and the achieved GFLOP/s as a fraction of the
-roof; scoring a folder of PNGs against scoring the same images from memory; and the peak RSS
-of fresh processes scoring N1 and N2 images from a .npy file (flat in N means streaming works).
-Absolute times on shared machines are noisy: compare the ratios. Weights do not change the
-speed, so a freshly initialised Inception is used and no model file is needed.
+on 32x32 (CIFAR-like) and on 299x299 inputs through inception_score(), and the achieved GFLOP/s
+as a fraction of the roof; scoring a folder of PNGs against the same images in memory; the peak
+RSS of fresh processes scoring N1 and N2 images from a .npy file with a model file (flat in N
+means streaming works); and, when torch and torch_fidelity import, torch-fidelity's InceptionV3
+extractor holding the same weights on the CPU at the same batch: its images/s, ours relative
+to it, and the drift of its logits from ours. Absolute times on shared machines are noisy:
+compare the ratios. Weights barely change the speed: calibrated synthetic ones
+(bench/synthetic_weights.py, seconds to make) stand in for the model file.
 
-    python bench/bench.py [--images 200] [--images-299 100] [--folder-images 200]
-                          [--rss 2000,20000] [--kernel gemm|chainer]
+    python bench/bench.py [--mode threads|batched] [--images 200] [--images-299 100]
+                          [--folder-images 200] [--rss 2000,20000] [--torch-images 100]
 """
 import argparse
 import os
@@ -19,123 +22,156 @@ import sys
 import tempfile
 import time
 
-import numpy
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), HERE]  # this checkout's package, installed or not
 
-from inception_score import Inception, inception_score, topology
-from inception_score.evaluate import score_source
-from inception_score.sources import FolderSource, load_array_file
+import numpy  # noqa: E402
+
+import measure  # noqa: E402
+import synthetic_weights  # noqa: E402
+from inception_score import inception_score  # noqa: E402
+from inception_score.modelfile import load_network, save_arrays  # noqa: E402
+from inception_score.network import Network  # noqa: E402
+from inception_score.scoring import score_source  # noqa: E402
+from inception_score.sources import FolderSource, load_array_file  # noqa: E402
 
 BATCH = 100
+TORCH_TARGET = 1.3  # ours must be at least this much faster than torch-fidelity on the CPU
 
 
-def network_gflop():
-    """GFLOP (2 x multiply-adds) of one forward pass at 299x299, head included."""
-    macs = []
-
-    def conv(unit, hw):
-        (kh, kw), (h, w) = unit.ksize, hw
-        if unit.padding == 'VALID':
-            h, w = (h - kh) // unit.stride + 1, (w - kw) // unit.stride + 1
-        macs.append(h * w * kh * kw * unit.cin * unit.cout)
-        return h, w
-
-    def pool(layer, hw):
-        if layer.padding == 'SAME':
-            return hw
-        return tuple((v - layer.ksize) // layer.stride + 1 for v in hw)
-
-    topology.walk((299, 299), conv, pool, lambda block, hws: hws[0])
-    return 2 * (sum(macs) + topology.NUM_FEATURES * topology.NUM_CLASSES) / 1e9
-
-
-def sgemm_gflops(n=2048, repeats=5):
-    a = numpy.random.RandomState(0).standard_normal((n, n)).astype(numpy.float32)
-    b = numpy.random.RandomState(1).standard_normal((n, n)).astype(numpy.float32)
-    a @ b  # warm-up
-    return 2 * n ** 3 / min(_timed(lambda: a @ b) for _ in range(repeats)) / 1e9
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def blas():
+    """numpy's BLAS as threadpoolctl sees it: OpenBLAS's kernel choice (OPENBLAS_CORETYPE)
+    moves the roof and the network together, by 2x or more."""
+    import threadpoolctl
+    libs = [lib for lib in threadpoolctl.threadpool_info() if lib['user_api'] == 'blas']
+    text = ', '.join('{} {} ({} kernels, {} threads)'.format(
+        lib['internal_api'], lib['version'], lib.get('architecture', '?'), lib['num_threads'])
+        for lib in libs) or 'unknown'
+    forced = os.environ.get('OPENBLAS_CORETYPE')
+    return text + ('; OPENBLAS_CORETYPE={} forces the kernels'.format(forced) if forced else '')
 
 
 def _images(n, size, seed=0):
     return numpy.random.RandomState(seed).randint(0, 256, (n, 3, size, size)).astype(numpy.uint8)
 
 
-def speed(model, n, size):
-    ims = _images(n, size)
-    return n / _timed(lambda: inception_score(model, ims, batch_size=BATCH, splits=1))
+def score_seconds(network, ims, batch):
+    return measure.timed(lambda: inception_score(network, ims, batch_size=batch, splits=1))
 
 
-def folder_vs_memory(model, n):
+def folder_vs_memory(network, n, batch):
     from PIL import Image
     ims = _images(n, 32, seed=1)
     with tempfile.TemporaryDirectory() as d:
         for i, im in enumerate(ims):
             Image.fromarray(im.transpose(1, 2, 0)).save(os.path.join(d, '{:06d}.png'.format(i)))
-        memory = _timed(lambda: inception_score(model, ims, batch_size=BATCH, splits=1))
-        folder = _timed(lambda: score_source(model, FolderSource(d), BATCH, 1))
+        memory = score_seconds(network, ims, batch)
+        folder = measure.timed(lambda: score_source(network, FolderSource(d), batch, 1))
     return memory / folder
 
 
-def peak_rss_child(n, kernel):
+def peak_rss_child(n, mode, model, batch):
     """Runs in a fresh process: score n images from a .npy, print peak RSS in MiB."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'ims.npy')
         numpy.save(path, _images(n, 32, seed=2).transpose(0, 2, 3, 1))
-        model = Inception()
-        model.cpu_kernel = kernel
-        score_source(model, load_array_file(path), BATCH, 10)
+        score_source(load_network(model, mode=mode), load_array_file(path), batch,
+                     min(10, n))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
 
 
-def peak_rss(n, kernel):
-    out = subprocess.run([sys.executable, __file__, '--rss-child', str(n), '--kernel', kernel],
+def peak_rss(n, mode, model, batch):
+    out = subprocess.run([sys.executable, __file__, '--rss-child', str(n), '--mode', mode,
+                          '--model', model, '--batch', str(batch)],
                          check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
 
 
+def torch_fidelity_comparison(arrays, network, n, batch, size=32):
+    """Seconds for n images (best of two) of torch-fidelity and of ours, and the logit drift;
+    None (after saying why) when torch or torch_fidelity is missing."""
+    try:
+        import torch
+        import torch_fidelity  # noqa: F401
+        import torch_fidelity_extractor
+    except ImportError as e:
+        print('torch-fidelity             not measured: {} (pip install torch torch-fidelity '
+              'to compare)'.format(e))
+        return None
+    extractor = torch_fidelity_extractor.build(arrays, 'cpu')
+    ims = _images(n, size, seed=4)
+
+    def theirs():
+        for i in range(0, n, batch):
+            torch_fidelity_extractor.forward(extractor, torch.from_numpy(ims[i:i + batch]))
+
+    few = ims[:min(n, 10)]
+    logits = torch_fidelity_extractor.forward(extractor, torch.from_numpy(few))[1].numpy()
+    drift = measure.scale_relative_diff(logits, network.logits(few))  # also the warm-ups
+    theirs_s = min(measure.timed(theirs) for _ in range(2))
+    ours_s = min(score_seconds(network, ims, batch) for _ in range(2))
+    return theirs_s, ours_s, drift, torch.get_num_threads()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--mode', choices=('threads', 'batched'), default='threads',
+                   help="the core's CPU mode (batched: the GPU's way, with numpy)")
+    p.add_argument('--batch', type=int, default=BATCH, help='batch size (default 100)')
     p.add_argument('--images', type=int, default=200, help='32x32 images for the speed')
     p.add_argument('--images-299', type=int, default=100, help='299x299 images (0: skip)')
     p.add_argument('--folder-images', type=int, default=200, help='PNG folder size (0: skip)')
     p.add_argument('--rss', default='2000,20000', help='N1,N2 for peak RSS (empty: skip)')
-    p.add_argument('--kernel', choices=('gemm', 'chainer'), default='gemm')
+    p.add_argument('--torch-images', type=int, default=100,
+                   help='32x32 images for the torch-fidelity comparison (0: skip)')
     p.add_argument('--rss-child', type=int, help=argparse.SUPPRESS)
+    p.add_argument('--model', help=argparse.SUPPRESS)
     args = p.parse_args()
+    batch = args.batch
     if args.rss_child:
-        return peak_rss_child(args.rss_child, args.kernel)
+        return peak_rss_child(args.rss_child, args.mode, args.model, batch)
 
-    model = Inception()
-    model.cpu_kernel = args.kernel
-    inception_score(model, _images(4, 32), batch_size=4, splits=1)  # warm-up
-    gflop = network_gflop()
-    roof = sgemm_gflops()
+    start = time.perf_counter()
+    arrays = synthetic_weights.calibrated_arrays(
+        synthetic_weights.image_groups(synthetic_weights.QUICK_CALIBRATION, seed=1))
+    network = Network(arrays, mode=args.mode)
+    print('synthetic weights          {:8.1f} s to calibrate on {} images'.format(
+        time.perf_counter() - start, sum(c for c, _, _ in synthetic_weights.QUICK_CALIBRATION)))
+    inception_score(network, _images(4, 32), batch_size=4, splits=1)  # warm-up
+    gflop = measure.network_gflop()
+    roof = measure.sgemm_gflops()
+    print('numpy {}, BLAS: {}'.format(numpy.__version__, blas()))
     print('numpy SGEMM roof           {:8.1f} GFLOP/s'.format(roof))
     print('network                    {:8.3f} GFLOP per image (299x299, head included)'.format(
         gflop))
-    rows = [(32, args.images), (299, args.images_299)]
-    for size, n in rows:
+    for size, n in ((32, args.images), (299, args.images_299)):
         if n:
-            per_s = speed(model, n, size)
-            roof = max(roof, sgemm_gflops())
-            print('{:3d}x{:<3d} batch {}          {:8.2f} images/s = {:6.1f} GFLOP/s = {:.2f} of '
-                  'the roof ({} images, kernel {})'.format(size, size, BATCH, per_s,
-                                                           per_s * gflop, per_s * gflop / roof,
-                                                           n, args.kernel))
+            per_s = n / score_seconds(network, _images(n, size), batch)
+            roof = max(roof, measure.sgemm_gflops())
+            print('{:3d}x{:<3d} batch {:<4d}        {:8.2f} images/s = {:6.1f} GFLOP/s = {:.2f} of '
+                  'the roof ({} images, mode {})'.format(size, size, batch, per_s, per_s * gflop,
+                                                         per_s * gflop / roof, n, args.mode))
     if args.folder_images:
         print('folder of PNGs vs memory   {:8.2f} (speed ratio, {} images 32x32)'.format(
-            folder_vs_memory(model, args.folder_images), args.folder_images))
+            folder_vs_memory(network, args.folder_images, batch), args.folder_images))
     if args.rss:
         n1, n2 = (int(v) for v in args.rss.split(','))
-        r1, r2 = peak_rss(n1, args.kernel), peak_rss(n2, args.kernel)
-        print('peak RSS, batch {}         {:8.0f} MiB for {} images, {:.0f} MiB for {} '
-              '(growth {:+.1%})'.format(BATCH, r1, n1, r2, n2, r2 / r1 - 1))
-
+        with tempfile.TemporaryDirectory() as d:
+            model = os.path.join(d, 'synthetic.model')
+            save_arrays(model, arrays)
+            r1, r2 = (peak_rss(n, args.mode, model, batch) for n in (n1, n2))
+        print('peak RSS, batch {:<4d}       {:8.0f} MiB for {} images, {:.0f} MiB for {} '
+              '(growth {:+.1%})'.format(batch, r1, n1, r2, n2, r2 / r1 - 1))
+    if args.torch_images:
+        result = torch_fidelity_comparison(arrays, network, args.torch_images, batch)
+        if result is not None:
+            theirs_s, ours_s, drift, threads = result
+            n = args.torch_images
+            ratio = theirs_s / ours_s
+            print('torch-fidelity, batch {:<4d} {:8.2f} images/s (32x32, {} torch threads); ours '
+                  '{:.2f} images/s = {:.2f}x it (target >= {}x: {}); its logits drift {:.1e} of '
+                  'scale'.format(batch, n / theirs_s, threads, n / ours_s, ratio, TORCH_TARGET,
+                                 'met' if ratio >= TORCH_TARGET else 'NOT MET', drift))
 
 if __name__ == '__main__':
     main()

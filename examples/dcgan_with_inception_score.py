@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """A small DCGAN on CIFAR-10 whose Inception Score is logged and plotted during training.
 
-    python examples/dcgan_with_inception_score.py --model inception_score.model --epoch 20
+    python examples/dcgan_with_inception_score.py --epoch 20   # model in its default place
     python examples/dcgan_with_inception_score.py --model M --smoke   # few CPU iterations
 
 The score comes from InceptionScoreExtension: the model file is loaded once, the samples are
 drawn in inference mode with their own random state, and LogReport/PrintReport/PlotReport show
-inception_score/mean and inception_score/std.
+inception_score/mean, inception_score/std and inception_score/time (seconds per evaluation;
+a progress bar shows on stderr when it is a terminal).
 """
 import argparse
 import os
@@ -87,9 +88,26 @@ class GANUpdater(training.updaters.StandardUpdater):
         chainer.report({'loss_gen': loss_gen, 'loss_dis': loss_dis})
 
 
+def cifar10_train(data=None):
+    """The CIFAR-10 training images as float32 in [-1, 1]: from a local copy when there is
+    one (read without unpickling anything but plain arrays), else from Chainer's download."""
+    from inception_score import cifar10
+    path = data if data is not None else cifar10.find()
+    if path is None:
+        train, _ = chainer.datasets.get_cifar10(withlabel=False, scale=2.0)
+        return train - 1.0
+    return cifar10.load(path, 'train').astype(numpy.float32) / 127.5 - 1.0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--model', default=None, help='inception_score model file')
+    p.add_argument('--model', default=None,
+                   help='inception_score model file (default: the default model file, where '
+                        'inception-score-download writes it)')
+    p.add_argument('--data', default=None,
+                   help='CIFAR-10 (cifar-10-python.tar.gz, cifar-10-binary.tar.gz or an '
+                        'extracted folder); default: found as example.py finds it, else '
+                        'downloaded by Chainer')
     p.add_argument('--gpu', type=int, default=-1)
     p.add_argument('--epoch', type=int, default=20)
     p.add_argument('--batchsize', type=int, default=64)
@@ -106,8 +124,7 @@ def main(argv=None):
         args.batchsize, n_samples, splits = 4, 8, 2
         stop, every = (3, 'iteration'), (1, 'iteration')
     else:
-        train, _ = chainer.datasets.get_cifar10(withlabel=False, scale=2.0)
-        train -= 1.0  # [-1, 1]
+        train = cifar10_train(args.data)
         gen, dis = Generator(), Discriminator()
         n_samples, splits = args.is_samples, 10
         stop, every = (args.epoch, 'epoch'), (1, 'epoch')

@@ -1,9 +1,39 @@
-"""Command lines: errors are one line on stderr (exit 1 for data, 2 for usage), no traceback
-unless --debug, and a failed run leaves no output file."""
-import argparse
-import sys
+"""Command lines: errors are one line on stderr, no traceback unless --debug, and a failed run
+leaves no output file.
 
-from inception_score.errors import InceptionScoreError, UsageError
+Exit codes, one rule for every command: 2 when the command cannot run as asked (a bad flag,
+an input or model file that is not there or not the kind of file named, an unwritable output,
+--samples above what is there); 1 when what was read is bad (unreadable images, a broken
+model file, a failed download or conversion); 130 on Ctrl-C. Warnings (`InputWarning`: the
+run goes on) are one line each, `prog: warning: ...`.
+"""
+import argparse
+import contextlib
+import sys
+import warnings
+
+from inception_score.errors import InceptionScoreError, InputWarning, UsageError
+
+
+@contextlib.contextmanager
+def one_line_warnings(prog):
+    """InputWarnings printed as one line each on stderr (above a progress bar, if one is
+    drawn), and collected in the yielded list; other warnings are shown as usual."""
+    seen = []
+    show_usual = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, InputWarning):
+            return show_usual(message, category, filename, lineno, file, line)
+        text = ' '.join(str(message).split()) or category.__name__
+        seen.append(text)
+        from tqdm import tqdm
+        tqdm.write('{}: warning: {}'.format(prog, text), file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('always', InputWarning)
+        warnings.showwarning = show
+        yield seen
 
 ADM_SPLIT_SIZE = 5000  # guided-diffusion's evaluator: compute_inception_score(split_size=5000)
 
@@ -16,10 +46,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def run(main, argv, parser):
-    """Call main(args); errors become one line on stderr: exit 2 for usage, 1 for data."""
+    """Call main(args); errors become one line on stderr: exit 2 for usage, 1 for data.
+    `args.warnings` lists the warnings printed so far (for reports)."""
     args = parser.parse_args(argv)
     try:
-        return main(args) or 0
+        with one_line_warnings(parser.prog) as args.warnings:
+            return main(args) or 0
     except InceptionScoreError as e:
         if getattr(args, 'debug', False):
             raise
@@ -121,16 +153,18 @@ def score_parser():
     parts.add_argument('--split-size', type=_positive, default=None, metavar='N',
                        help="cut them into parts of N, as OpenAI's ADM evaluator (5000)")
     p.add_argument('--gpu', type=int, default=-1, help='GPU id, -1 for CPU (default)')
-    p.add_argument('--samples', type=_positive, default=None,
-                   help='score the first N images only')
+    p.add_argument('--samples', type=_positive, default=None, metavar='N',
+                   help='score N images: the first N, or with --shuffle N drawn at random '
+                        'from all inputs')
     p.add_argument('--shuffle', action='store_true',
-                   help='permute before splitting (as torch-fidelity); default: the '
-                        "reference's contiguous order")
+                   help='score in a random order (RandomState(seed).permutation of all '
+                        'inputs, as torch-fidelity) instead of the reference\'s contiguous '
+                        'order; with --samples N, the first N of that order')
     p.add_argument('--seed', type=_seed, default=None,
                    help='seed of --shuffle (default 2020, as torch-fidelity)')
     p.add_argument('--resize', choices=sorted(RESIZE_MODES), default='tf1',
                    help="tf1: the graph's own (reference numbers); pil, nearest: other tools'")
-    p.add_argument('--input-range', type=_value_range, default=(0, 255), metavar='LO,HI',
+    p.add_argument('--input-range', type=_value_range, default=None, metavar='LO,HI',
                    help='value range of float arrays: 0,255 (default), 0,1 or -1,1 (write '
                         '--input-range=-1,1: a leading minus reads as an option otherwise)')
     p.add_argument('--key', default=None, help='array in a .npz (default arr_0)')
@@ -161,7 +195,8 @@ def score_parser():
 
 def _score(args):
     import time
-    from inception_score import files, modelfile, reference, report, scoring, sources
+    from inception_score import (checks, files, modelfile, reference, report, scoring,
+                                 sources, spread)
     started = time.time()
     model_path = modelfile.default_model_path() if args.model is None else args.model
     metrics, split_size = _metrics(args)
@@ -171,28 +206,38 @@ def _score(args):
                          '--plot': args.plot},
                         [('input', p) for p in args.paths] + [('--model', model_path),
                                                               ('reference', ref_path)])
+    warn_unused_flags(args)
     if args.plot is not None:
         from inception_score.plot import check_matplotlib
         check_matplotlib()
-    source = sources.ConcatSource(
-        sources.open_source(path, key=args.key, layout=args.layout,
-                            value_range=args.input_range, skip_bad=args.skip_bad,
-                            allow_16bit=args.allow_16bit)
-        for path in args.paths)
+    value_range = args.input_range or (0, 255)
+    source = sources.ConcatSource(_open_input(path, args, value_range) for path in args.paths)
+    # What the arguments alone decide fails before the model loads.
+    n = checks.check_samples(args.samples, len(source))
+    splits = None if split_size is not None else args.splits or 10
+    if splits is not None:
+        checks.check_splits_usage(n, splits)
     ref = None
     if ref_path is not None:
-        ref = reference.open_reference(ref_path, metrics, value_range=args.input_range,
+        ref = reference.open_reference(ref_path, metrics, value_range=value_range,
                                        skip_bad=args.skip_bad, allow_16bit=args.allow_16bit)
     network = modelfile.load_network(model_path)
     report.to_device(network, args.gpu)
+    # Contiguous splits of a sorted input hold few classes each: compared with random orders.
+    order_check = (spread.SpreadCheck(n, splits)
+                   if splits is not None and spread.applies(args.shuffle, splits) else None)
     with report.progress_bars(disable=args.quiet) as bars:
         result = scoring.evaluate_source(
-            network, source, ref, metrics, args.batch_size, args.splits, split_size,
+            network, source, ref, metrics, args.batch_size, splits, split_size,
             samples=args.samples, shuffle=args.shuffle, seed=args.seed, resize=args.resize,
             statistics=args.save_stats is not None, progress=bars('images'),
-            reference_progress=bars('reference'))
+            reference_progress=bars('reference'),
+            observers=[order_check] if order_check else ())
     acc = result.score
     mean, std = acc.result()
+    verdict = order_check.verdict(acc) if order_check else None
+    if verdict and verdict['sorted']:
+        checks.warn(spread.message(verdict))
     names = modelfile.read_class_names(model_path)
     # Every output before printing: a closed stdout must not cost them.
     if args.save_stats is not None:
@@ -200,9 +245,10 @@ def _score(args):
     if args.plot is not None:
         report.write_plot(args.plot, result, names)
     if args.json is not None:
-        report.write_json(args.json, report.build(
-            args, acc, model_path, network, time.time() - started, source.skipped,
-            evaluation=result, class_names=names))
+        data = report.build(args, acc, model_path, network, time.time() - started,
+                            source.skipped, evaluation=result, class_names=names)
+        data.update(report.input_notes(args, value_range, len(source), verdict))
+        report.write_json(args.json, data)
     if args.adm is not None:
         # ADM's evaluator prints Python floats with print(): the shortest repr.
         for label, value in (('Inception Score', mean), ('FID', result.fid),
@@ -224,6 +270,41 @@ def _metrics(args):
                              'give --split-size N to change it, not --splits')
         return ('fid', 'sfid', 'precision_recall'), args.split_size or ADM_SPLIT_SIZE
     return (('fid',) if args.fid is not None else ()), args.split_size
+
+
+def _open_input(path, args, value_range):
+    import os
+    from inception_score import checks, sources
+    source = sources.open_source(path, key=args.key, layout=args.layout,
+                                 value_range=value_range, skip_bad=args.skip_bad,
+                                 allow_16bit=args.allow_16bit)
+    if os.path.isdir(path):
+        return source
+    return checks.watch_unit_range(source, value_range, path, fix='--input-range=0,1')
+
+
+def warn_unused_flags(args):
+    """One warning line for each flag given that none of the inputs uses."""
+    import os
+    from inception_score.checks import warn
+    arrays = [p for p in args.paths if not os.path.isdir(p)]
+    folders = [p for p in args.paths if os.path.isdir(p)]
+    unused = []
+    if args.seed is not None and not args.shuffle:
+        unused.append('--seed has no effect without --shuffle (the splits are contiguous)')
+    if args.key is not None and not any(p.lower().endswith('.npz') for p in arrays):
+        unused.append('--key applies to .npz inputs only: ignored')
+    if args.layout is not None and not arrays:
+        unused.append('--layout applies to .npz/.npy inputs only: ignored')
+    if args.input_range is not None and not arrays:
+        unused.append('--input-range applies to float arrays in .npz/.npy inputs (image files '
+                      'are 8-bit): ignored')
+    for flag in ('skip_bad', 'allow_16bit'):
+        if getattr(args, flag) and not folders:
+            unused.append('--{} applies to image folders only: ignored'.format(
+                flag.replace('_', '-')))
+    for message in unused:
+        warn(message)
 
 
 def score_main(argv=None):

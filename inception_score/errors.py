@@ -21,12 +21,22 @@ class MissingDependencyError(InceptionScoreError):
     """An optional dependency (tensorflow for conversion) is not installed."""
 
 
+class InputWarning(UserWarning):
+    """Something that is scored as given but is probably not what was meant: the command line
+    prints it as one line on stderr (`prog: warning: ...`) and lists it in the JSON report."""
+
+
 class InputError(InceptionScoreError, ValueError):
     """Images, arrays or arguments that cannot be scored as given."""
 
 
 class UsageError(InceptionScoreError):
     """A bad argument (missing path, unwritable output, too many samples): exit code 2."""
+
+
+class ModelNotFoundError(ModelFileError, UsageError):
+    """No model file where one was asked for (or the graph given in its place): exit code 2,
+    like a missing input; a model file that exists but is broken is a ModelFileError (1)."""
 
 
 class OutputError(InceptionScoreError):

@@ -32,14 +32,19 @@ def nodes_of(feeds):
 
 
 class ScoreFeed:
-    """Logits into a score.ScoreAccumulator (the Inception Score's split statistics)."""
+    """Logits into a score.ScoreAccumulator (the Inception Score's split statistics), and to
+    each of `observers` (`update(logits, row)` with the same CPU logits, e.g. SpreadCheck)."""
     nodes = (LOGITS,)
 
-    def __init__(self, accumulator):
+    def __init__(self, accumulator, observers=()):
         self.accumulator = accumulator
+        self.observers = list(observers)
 
     def update(self, outputs, start):
-        self.accumulator.update(to_numpy(outputs[LOGITS]), start)
+        logits = to_numpy(outputs[LOGITS])
+        self.accumulator.update(logits, start)
+        for observer in self.observers:
+            observer.update(logits, start)
 
     def allreduce(self, comm):
         self.accumulator.allreduce(comm)

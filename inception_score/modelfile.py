@@ -8,7 +8,7 @@ import os
 import numpy
 
 from inception_score import topology
-from inception_score.errors import ModelFileError
+from inception_score.errors import ModelFileError, ModelNotFoundError
 
 MODEL_FILENAME = 'inception_score.model'
 _GRAPH_EPS = numpy.float32(topology.GRAPH_EPS)
@@ -86,15 +86,20 @@ def read_metadata(path):
         return {}
 
 
-def _not_a_model(path, fix):
-    """Say what a non-HDF5 file given as a model is, when we can tell."""
+def _is_graph(path):
+    """Whether `path` looks like the TensorFlow graph or its archive (passed as a model)."""
     with open(path, 'rb') as f:
         head = f.read(512)
-    if head[:2] == b'\x1f\x8b' or head[257:262] == b'ustar' or path.endswith(('.tgz', '.pb')):
-        return ('{} is the TensorFlow graph or its archive, not a model file: convert it with '
-                'inception-score-download --graph {} --outfile {}'.format(
-                    path, path, MODEL_FILENAME))
-    return '{} is not an HDF5 model file: {}'.format(path, fix)
+    return (head[:2] == b'\x1f\x8b' or head[257:262] == b'ustar'
+            or path.endswith(('.tgz', '.tar.gz', '.pb')))
+
+
+def graph_given_as_model(path):
+    """The hint for the graph or its archive passed where the model file goes: convert it
+    (never "create it with --outfile PATH", which would overwrite the user's archive)."""
+    return ('{} is the TensorFlow graph or its archive, not a model file: convert it with '
+            'inception-score-download --graph {}; it writes {}, used when no model is '
+            'given'.format(path, path, default_model_path()))
 
 
 def load_arrays(path=None):
@@ -109,14 +114,19 @@ def load_arrays(path=None):
     path = default_model_path() if path is None else path
     fix = 'create it with: {}'.format(create_command(path))
     if os.path.isdir(path) or not os.path.exists(path):
-        raise ModelFileError('model file {} not found: {}'.format(path, fix))
+        raise ModelNotFoundError('model file {} not found: {}'.format(path, fix))
     try:
         hdf5 = h5py.is_hdf5(path)
     except OSError as e:
         raise ModelFileError('cannot read model file {}: {}'.format(
             path, e.strerror or e)) from None
     if not hdf5:
-        raise ModelFileError(_not_a_model(path, fix))
+        if _is_graph(path):
+            raise ModelNotFoundError(graph_given_as_model(path))
+        if not path.endswith(('.model', '.h5', '.hdf5')):  # some other file: never write on it
+            fix = 'pass the model file that inception-score-download writes (default: {})'.format(
+                default_model_path())
+        raise ModelFileError('{} is not an HDF5 model file: {}'.format(path, fix))
     arrays = {}
     try:
         with h5py.File(path, 'r') as f:

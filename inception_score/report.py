@@ -15,13 +15,14 @@ def to_device(network, gpu):
 
 
 @contextlib.contextmanager
-def progress_bar(total, disable=False):
+def progress_bar(total, disable=False, desc=None, leave=True):
     """A callable(done, total) drawing a tqdm bar with images/s on stderr."""
     if disable:
         yield None
         return
     from tqdm import tqdm
-    with tqdm(total=total, unit='img', file=sys.stderr, dynamic_ncols=True) as bar:
+    with tqdm(total=total, unit='img', file=sys.stderr, dynamic_ncols=True, desc=desc,
+              leave=leave) as bar:
         def update(done, _total):
             bar.update(done - bar.n)
         yield update
@@ -145,6 +146,27 @@ def write_plot(path, evaluation, class_names):
     with atomic_output(path) as tmp:
         plot_summary(tmp, evaluation.classes.counts, class_names,
                      evaluation.score.split_scores(), mean, std, fid=evaluation.fid)
+
+
+def input_notes(args, value_range, available, spread):
+    """What the report adds on how the inputs were read and what was noticed: the input
+    options as used, how many images were there, the split-spread check and the warnings."""
+    import os
+    has_npz = any(p.lower().endswith('.npz') for p in args.paths if not os.path.isdir(p))
+    return {
+        'input_range': list(value_range),
+        'layout': args.layout,  # null: told by each array's shape
+        'key': (args.key or 'arr_0') if has_npz else args.key,
+        'images_available': available,
+        'samples': args.samples,
+        'sampling': ('all' if args.samples is None and not args.shuffle else
+                     'first {}'.format(args.samples) if not args.shuffle else
+                     'RandomState({}).permutation({})[:{}]'.format(
+                         2020 if args.seed is None else args.seed, available,
+                         available if args.samples is None else args.samples)),
+        'split_spread': spread,
+        'warnings': list(getattr(args, 'warnings', [])),
+    }
 
 
 def write_json(path, data):

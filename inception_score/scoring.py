@@ -49,70 +49,187 @@ def shard(n, rank, size):
 
 
 def accumulate(model, batches, n, splits=10, shuffle=False, seed=None, progress=None,
-               start=0, total=None, comm=None, split_size=None, feeds=()):
+               start=0, total=None, comm=None, permutation=None, observers=(),
+               split_size=None, feeds=()):
     """Run `batches` (NCHW arrays in [0, 255]) through `model` into a ScoreAccumulator.
 
     The rows are the predictions start..start+n-1 of `total` (default n) in all; each batch
     is moved to the network's device by the network, its logits come back to the CPU. With a
-    ChainerMN `comm`, the statistics of all processes are summed at the end.
+    ChainerMN `comm`, the statistics of all processes are summed at the end. `permutation`
+    (instead of shuffle/seed) orders the rows before splitting as ScoreAccumulator's does;
+    each of `observers` gets `update(logits, row)` with every batch's logits too.
     split_size: ADM's parts of this many predictions instead of `splits` equal parts.
     feeds: more feeds (see feeds.py) filled from the same pass, e.g. FID statistics.
     """
+    from inception_score.feeds import ScoreFeed
     network = as_network(model)
     total = n if total is None else total
     if split_size is None:
         check_splits(total, splits)
+    if permutation is None:
+        permutation = _permutation(total, shuffle, seed)
     acc = ScoreAccumulator(total, None if split_size is not None else splits,
-                           num_classes=topology.NUM_CLASSES,
-                           permutation=_permutation(total, shuffle, seed), split_size=split_size)
-    from inception_score.feeds import ScoreFeed
-    run_pass(network, batches, n, [ScoreFeed(acc)] + list(feeds), start=start,
+                           num_classes=topology.NUM_CLASSES, permutation=permutation,
+                           split_size=split_size)
+    run_pass(network, batches, n, [ScoreFeed(acc, observers)] + list(feeds), start=start,
              progress=progress, comm=comm)
     return acc
 
 
 def score_source(model, source, batch_size=100, splits=10, samples=None, shuffle=False,
-                 seed=None, resize='tf1', progress=None, comm=None, split_size=None, feeds=()):
+                 seed=None, resize='tf1', progress=None, comm=None, observers=(),
+                 sharded=False, split_size=None, feeds=()):
     """Score a source (see sources.py); returns the accumulator holding the split scores.
 
-    With a ChainerMN `comm`, each process scores its own shard (see `shard`) and all get the
-    score of the whole. `split_size` and `feeds` as in `accumulate`.
+    samples: score N images: the first N, or with `shuffle` N drawn at random from all of
+        them (see subset.py for the exact rule); all of them by default.
+    comm: a ChainerMN communicator: each process scores its own shard (see `shard`) of the
+        same source and all get the score of the whole; with `sharded=True` each process
+        passes its own part instead (see `score_shards`).
+    observers: objects fed every batch's logits (`update(logits, row)`), e.g. SpreadCheck.
+    split_size, feeds: as in `accumulate` (ADM's fixed-size parts; more numbers from the
+        same pass).
     """
+    from inception_score.checks import check_resize, check_samples
     check_batch_size(batch_size)
-    n = len(source) if samples is None else samples
-    if samples is not None and not 1 <= samples <= len(source):
-        raise UsageError('--samples {} but only {} images are available'.format(
-            samples, len(source)))
+    check_resize(resize)
+    if sharded:
+        if samples is not None:
+            raise InputError('samples cannot be combined with sharded=True: pass each '
+                             "process's part as it should be scored")
+        return score_shards(model, source, comm, batch_size, splits, shuffle, seed, resize,
+                            progress, split_size=split_size, feeds=feeds)
+    n = check_samples(samples, len(source))
     if split_size is None:
         check_splits(n, splits)
     else:
         check_split_size(n, split_size)
+    permutation = None
+    if shuffle:
+        from inception_score import subset
+        source, permutation = subset.shuffled(source, n, SHUFFLE_SEED if seed is None else seed)
+    if comm is not None:
+        check_same_inputs(source, comm)
     start, stop = shard(n, comm.rank, comm.size) if comm is not None else (0, n)
     return accumulate(as_network(model), source.batches(batch_size, stop, resize, start=start),
-                      stop - start, splits, shuffle, seed, progress, start=start, total=n,
+                      stop - start, splits, progress=progress, start=start, total=n,
+                      comm=comm, permutation=permutation, observers=observers,
+                      split_size=split_size, feeds=feeds)
+
+
+def _gathered(comm, values):
+    """Every process's `values` (a short float vector), as rows in rank order, on every
+    process (one allreduce, as the score's statistics are summed)."""
+    mine = numpy.zeros((comm.size, len(values)))
+    mine[comm.rank] = values
+    return numpy.asarray(comm.allreduce(mine), dtype=numpy.float64).reshape(mine.shape)
+
+
+def _fingerprint(source):
+    """A checksum of the first and last images (0 for an empty source)."""
+    import zlib
+    if not len(source):
+        return 0.0
+    first = next(iter(source.batches(1, 1)))
+    last = next(iter(source.batches(1, len(source), start=len(source) - 1)))
+    return float(zlib.crc32(to_numpy(last).tobytes(), zlib.crc32(to_numpy(first).tobytes())))
+
+
+def check_same_inputs(source, comm):
+    """Without sharded=True every process must pass the same images: say what to pass when
+    the processes' images differ in number (or in their first or last image)."""
+    rows = _gathered(comm, [len(source), _fingerprint(source)])
+    lengths = [int(n) for n in rows[:, 0]]
+    if len(set(lengths)) > 1:
+        raise InputError(
+            'the processes passed different numbers of images ({}): if each passes its own '
+            'part (as scatter_dataset gives), pass sharded=True; otherwise pass the same '
+            'images on every process'.format(', '.join(str(n) for n in lengths)))
+    if len(set(rows[:, 1])) > 1:
+        raise InputError(
+            'the processes passed different images ({} each): if each passes its own part, '
+            'pass sharded=True; otherwise pass the same images on every process'.format(
+                lengths[0]))
+
+
+class _NoImages:
+    skipped = []
+
+    def __len__(self):
+        return 0
+
+    def batches(self, batch_size, stop=None, resize='tf1', start=0):
+        return iter(())
+
+
+def _built_everywhere(build, comm):
+    """build() on every process of `comm`; an InputError on one of them is raised on all
+    (a process must not wait forever in a collective call for one that failed)."""
+    try:
+        source, failed = build(), None
+    except InputError as e:
+        source, failed = None, e
+    refused = _gathered(comm, [failed is not None])[:, 0]
+    if failed is not None:
+        raise failed
+    if refused.any():
+        raise InputError('process {} refused its images (see its message): nothing was '
+                         'scored'.format(', '.join(str(r) for r in numpy.flatnonzero(refused))))
+    return source
+
+
+def score_shards(model, source, comm, batch_size=100, splits=10, shuffle=False, seed=None,
+                 resize='tf1', progress=None, split_size=None, feeds=()):
+    """Each process of `comm` scores its own `source`; the result is the score of all of
+    them concatenated in rank order (rank 0's images first), on every process."""
+    if comm is None:
+        raise InputError('sharded=True needs comm (a ChainerMN communicator)')
+    lengths = _gathered(comm, [len(source)])[:, 0].astype(numpy.int64)
+    total, start = int(lengths.sum()), int(lengths[:comm.rank].sum())
+    if split_size is None:
+        check_splits(total, splits)
+    else:
+        check_split_size(total, split_size)
+    return accumulate(as_network(model), source.batches(batch_size, resize=resize),
+                      len(source), splits, shuffle, seed, progress, start=start, total=total,
                       comm=comm, split_size=split_size, feeds=feeds)
 
 
 def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
-                    shuffle=False, seed=None, resize='tf1', progress=None, comm=None):
+                    shuffle=False, seed=None, resize='tf1', progress=None, comm=None,
+                    sharded=False):
     """Inception Score (mean, std) of `ims` exactly as openai/improved-gan computes it.
 
     model: an `Inception` (on CPU or GPU; each batch is moved to its device), a core
         `Network` or the path of a model file.
     ims: numpy or cupy array (N, 3, H, W), uint8 or float in `value_range` (default [0, 255]),
-        any H and W (resized to 299x299 as the TF graph does). It is never modified.
+        any H and W (resized to 299x299 as the TF graph does), or a list of (H, W, 3) arrays
+        of one size (as the OpenAI reference takes them). It is never modified. Data that
+        never goes below 0 passed with value_range=(-1, 1) warns (InputWarning).
     splits: contiguous parts, preds[i*N//splits:(i+1)*N//splits]; `shuffle=True` permutes the
         predictions first with RandomState(seed) (seed 2020 by default, as torch-fidelity).
-    resize: 'tf1' (the graph's own, default), 'pil' or 'nearest' (to reproduce other tools).
+    resize: 'tf1' (the graph's own bilinear, default), 'pil' or 'nearest' (to reproduce
+        other tools); anything else is an InputError.
     progress: optional callable(done, total) called after each batch.
-    comm: a ChainerMN communicator: each process scores its shard of `ims` (in rank order),
-        and every process returns the score of all of them.
+    comm: a ChainerMN communicator: each process passes the same `ims` and scores its shard
+        (in rank order), and every process returns the score of all of them.
+    sharded: with `comm`, each process passes its own part instead (as scatter_dataset gives
+        it; the lengths may differ): the result is the score of the parts concatenated in
+        rank order, the same as one process scoring that concatenation.
     Returns (mean, std) with std over the splits with ddof=0.
     """
+    from inception_score.checks import images_from_list, watch_unit_range
     from inception_score.sources import ArraySource
-    source = ArraySource(ims, value_range)
+
+    def build():
+        ims_ = images_from_list(ims)
+        if sharded and getattr(ims_, 'shape', (1,))[0] == 0:
+            return _NoImages()  # a process may have no part (more processes than images)
+        return watch_unit_range(ArraySource(ims_, value_range), value_range, 'images')
+
+    source = build() if comm is None else _built_everywhere(build, comm)
     acc = score_source(model, source, batch_size, splits, shuffle=shuffle, seed=seed,
-                       resize=resize, progress=progress, comm=comm)
+                       resize=resize, progress=progress, comm=comm, sharded=sharded)
     return acc.result()
 
 
@@ -281,7 +398,8 @@ def _reference_numbers(network, reference, metrics, batch_size, resize, progress
 
 def evaluate_source(model, source, reference=None, metrics=None, batch_size=100, splits=None,
                     split_size=None, samples=None, shuffle=False, seed=None, resize='tf1',
-                    statistics=False, progress=None, reference_progress=None, comm=None):
+                    statistics=False, progress=None, reference_progress=None, comm=None,
+                    observers=()):
     """Score `source` and compare it with `reference` from one pass over its images.
 
     reference: see reference.as_reference (a path: folder, image file, TTUR statistics or
@@ -290,11 +408,13 @@ def evaluate_source(model, source, reference=None, metrics=None, batch_size=100,
         given). The Inception Score and the class counts always come.
     splits / split_size: the reference's equal parts (10 by default) or ADM's fixed-size ones.
     statistics: also compute the images' pool_3 statistics without a reference (to save them).
+    observers: as in `score_source` (fed every batch's logits).
     The network is asked for logits, plus pool_3 for FID or precision/recall, plus
     mixed_6/conv for sFID; precision/recall keeps every pool_3 vector (8 KB an image, for the
     images and the reference). The reference's images, when needed, are scored afterwards with
     the same batch size and resize. Returns an Evaluation.
     """
+    from inception_score.checks import check_samples
     from inception_score.feeds import ClassFeed, FeatureFeed, StatisticsFeed
     from inception_score.labels import ClassCounter
     from inception_score.reference import MIN_IMAGES, METRIC_NAMES, as_reference, check_metrics
@@ -307,7 +427,7 @@ def evaluate_source(model, source, reference=None, metrics=None, batch_size=100,
     splits = 10 if splits is None and split_size is None else splits
     reference = as_reference(reference, metrics,
                              getattr(source, 'value_range', (0, 255)))
-    n = len(source) if samples is None else samples
+    n = check_samples(samples, len(source))
     least, what = max([(MIN_IMAGES[m], METRIC_NAMES[m]) for m in metrics]
                       + [(MIN_IMAGES['fid'] if statistics else 1, 'FID statistics')])
     if n < least:
@@ -323,7 +443,8 @@ def evaluate_source(model, source, reference=None, metrics=None, batch_size=100,
         feeds['features'] = FeatureFeed(n)
     acc = score_source(network, source, batch_size, splits, samples=samples, shuffle=shuffle,
                        seed=seed, resize=resize, progress=progress, comm=comm,
-                       split_size=split_size, feeds=list(feeds.values()))
+                       observers=observers, split_size=split_size,
+                       feeds=list(feeds.values()))
     result = Evaluation(acc, counter, metrics, reference,
                         feeds['fid'].statistics() if 'fid' in feeds else None)
     if not metrics:

@@ -1,12 +1,24 @@
-"""Run under `mpiexec -n 2`: distributed scores must equal single-process ones (1e-10)."""
+"""Run under `mpiexec -n 2`: distributed scores must equal single-process ones (1e-10), for
+the same images on every process and for each process's own part (sharded=True, 17 + 24)."""
 import sys
 
 import chainermn
 import numpy
 
-from inception_score import (inception_score, inception_score_from_generator, load_model)
+from inception_score import (InputError, inception_score, inception_score_from_generator,
+                             load_model)
 
 comm = chainermn.create_communicator('naive')
+
+
+def _abort_all(kind, value, tb):
+    # A failed check on one process must end all of them, not leave the others waiting.
+    sys.__excepthook__(kind, value, tb)
+    sys.stderr.flush()
+    comm.mpi_comm.Abort(1)
+
+
+sys.excepthook = _abort_all
 model = load_model(sys.argv[1])
 rng = numpy.random.RandomState(0)
 ims = rng.randint(0, 256, (41, 3, 32, 32)).astype(numpy.uint8)
@@ -42,4 +54,62 @@ if comm.rank == 0:
     single = inception_score(model, numpy.concatenate(gathered), batch_size=1, splits=2,
                              value_range=(-1, 1))
     assert same(dist, single), (dist, single)
-print('rank {} ok {} gen'.format(comm.rank, ' '.join(checked)), flush=True)
+checked.append('gen')
+
+# Each process holds its own part (as scatter_dataset gives it): 17 + 24 images.
+mine = ims[:17] if comm.rank == 0 else ims[17:]
+dist = inception_score(model, mine, batch_size=1, splits=10, comm=comm, sharded=True)
+if comm.rank == 0:
+    single = inception_score(model, ims, batch_size=1, splits=10)
+    assert numpy.allclose(dist, single, rtol=1e-10, atol=0), (dist, single)
+results = comm.gather_obj(dist)
+if comm.rank == 0:
+    assert all(r == dist for r in results), results
+shuffled = inception_score(model, mine, batch_size=1, splits=10, comm=comm, sharded=True,
+                           shuffle=True, seed=4)
+if comm.rank == 0:
+    single = inception_score(model, ims, batch_size=1, splits=10, shuffle=True, seed=4)
+    assert numpy.allclose(shuffled, single, rtol=1e-10, atol=0), (shuffled, single)
+# A process may hold no part at all (more processes than images).
+part = ims[:3] if comm.rank == 0 else ims[:0]
+dist = inception_score(model, part, batch_size=1, splits=1, comm=comm, sharded=True)
+if comm.rank == 0:
+    single = inception_score(model, ims[:3], batch_size=1, splits=1)
+    assert numpy.allclose(dist, single, rtol=1e-10, atol=0), (dist, single)
+checked.append('sharded')
+
+# The same parts without sharded=True: one line saying what to pass, on every process.
+try:
+    inception_score(model, mine, batch_size=5, splits=10, comm=comm)
+except InputError as e:
+    message = str(e)
+else:
+    message = None
+expected = ('the processes passed different numbers of images (17, 24): if each passes its '
+            'own part (as scatter_dataset gives), pass sharded=True; otherwise pass the same '
+            'images on every process')
+assert message == expected, message
+# Equal lengths but different images (scatter_dataset's force_equal_length), and a process
+# whose part is refused: every process raises, none waits forever.
+try:
+    inception_score(model, ims[:20] if comm.rank == 0 else ims[20:40], batch_size=5, comm=comm)
+except InputError as e:
+    assert 'passed different images (20 each)' in str(e), str(e)
+else:
+    raise AssertionError('different images of equal length were scored')
+bad = ims[17:].astype(numpy.float32)
+if comm.rank == 1:
+    bad[0, 0, 0, 0] = numpy.nan
+try:
+    inception_score(model, mine if comm.rank == 0 else bad, comm=comm, sharded=True)
+except InputError as e:
+    assert ('contain NaN' in str(e)) == (comm.rank == 1), str(e)
+    assert comm.rank == 1 or str(e).startswith('process 1 refused its images'), str(e)
+else:
+    raise AssertionError('a part with NaN was scored')
+checked.append('hint')
+# One process prints for all: lines of two processes can interleave in mpiexec's output.
+everyone = comm.gather_obj(' '.join(checked))
+if comm.rank == 0:
+    print('\n'.join('rank {} ok {}'.format(r, done) for r, done in enumerate(everyone)),
+          flush=True)

@@ -72,13 +72,15 @@ def test_npz_shuffle_and_samples(network, model_file, images, tmp_path, capsys):
     path = tmp_path / 'dump.npz'
     numpy.savez(str(path), images.transpose(0, 2, 3, 1))  # NHWC, key arr_0, as sample dumps
     code, out, err = _cli(capsys, path, '--model', model_file, '--splits', '2', '--shuffle',
-                          '--seed', '3', '--samples', '10')
+                          '--seed', '3', '--samples', '10', '--batch-size', '1')
     assert code == 0, err
-    expected = inception_score(network, images[:10], splits=2, shuffle=True, seed=3)
+    # 10 of all 12 drawn by RandomState(3).permutation(12)[:10], scored in that order.
+    drawn = numpy.random.RandomState(3).permutation(12)[:10]
+    expected = inception_score(network, images[drawn], splits=2, batch_size=1)
     assert out.startswith('Inception Score: {:.4f} \u00b1 {:.4f} (N=10, splits=2)'.format(
         *expected))
-    unshuffled = inception_score(network, images[:10], splits=2)
-    assert not numpy.allclose(expected, unshuffled)
+    first_ten = inception_score(network, images[:10], splits=2, shuffle=True, seed=3)
+    assert not numpy.allclose(expected, first_ten)
 
 
 def test_mixed_formats_sizes_and_channels_in_one_folder(model_file, tmp_path, capsys):
@@ -155,7 +157,7 @@ BAD = [
                       '--input-range=-1,1'], 1, 'outside value_range (-1, 1)'),
     (lambda t, f, m: [_bad_npz(t, numpy.full((12, 8, 8, 3), 0.5, numpy.float32))], 1,
      'pass value_range=(0, 1)'),
-    (lambda t, f, m: [f, '--splits', '13'], 1, '12 images cannot be cut into 13 splits'),
+    (lambda t, f, m: [f, '--splits', '13'], 2, '12 images cannot be cut into 13 splits'),
     (lambda t, f, m: [f, '--samples', '13'], 2, '--samples 13 but only 12 images'),
     (lambda t, f, m: [f, '--json', t / 'no' / 'dir' / 'r.json'], 2, 'cannot write'),
     (lambda t, f, m: [f, '--model', _model_variant(t, m, 'truncated')], 1, 'probably truncated'),

@@ -1,64 +1,83 @@
-"""example.py end to end on a small synthetic CIFAR-10 in Chainer's dataset cache."""
+"""example.py end to end on small CIFAR-10 copies in the official formats (no Chainer needed)."""
+import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy
 import pytest
 
-pytest.importorskip('chainer')  # example.py is the Chainer example
-
-import synthetic_graph
+import cifar_files
 from conftest import ROOT
-from inception_score import inception_score
+from inception_score import cifar10, inception_score
 
 
 @pytest.fixture(scope='module')
-def cifar_root(tmp_path_factory):
-    """CHAINER_DATASET_ROOT holding pfnet/chainer/cifar/cifar-10.npz as Chainer writes it."""
-    root = tmp_path_factory.mktemp('dataset_root')
+def cifar(tmp_path_factory):
     rng = numpy.random.RandomState(7)
-    train = synthetic_graph.smooth_images(rng, 30, 32, 32).round().astype(numpy.uint8)
-    test = synthetic_graph.smooth_images(rng, 10, 32, 32).round().astype(numpy.uint8)
-    d = root / 'pfnet' / 'chainer' / 'cifar'
-    d.mkdir(parents=True)
-    numpy.savez_compressed(str(d / 'cifar-10.npz'),
-                           train_x=train.transpose(0, 3, 1, 2).reshape(30, 3072),
-                           train_y=numpy.zeros(30, numpy.uint8),
-                           test_x=test.transpose(0, 3, 1, 2).reshape(10, 3072),
-                           test_y=numpy.zeros(10, numpy.uint8))
-    return str(root), train.transpose(0, 3, 1, 2)
+    train = rng.randint(0, 256, (30, 3, 32, 32)).astype(numpy.uint8)
+    test = rng.randint(0, 256, (5, 3, 32, 32)).astype(numpy.uint8)
+    d = tmp_path_factory.mktemp('cifar')
+    return train, {kind: cifar_files.write_archive(d / cifar10.ARCHIVES[kind], train, test,
+                                                   kind) for kind in ('python', 'binary')}
 
 
-def _example(root, *args):
-    env = dict(os.environ, CHAINER_DATASET_ROOT=root)
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'example.py')] + list(args),
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+def _example(*args, cwd=ROOT, root=None):
+    env = dict(os.environ, CHAINER_DATASET_ROOT=str(root or os.path.join(str(cwd), 'no_root')))
+    env['PYTHONPATH'] = ROOT  # the package of this checkout, whatever the working directory
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'example.py')] +
+                          [str(a) for a in args], capture_output=True, text=True, env=env,
+                          cwd=str(cwd))
 
 
-def test_example_scores_cifar10_train_with_progress(cifar_root, model_file, model):
-    root, train = cifar_root
-    proc = _example(root, '--infile', model_file, '--samples', '20', '--batch-size', '10',
-                    '--splits', '2')
+def test_earlier_flags_score_the_python_archive_with_a_progress_bar_and_report(
+        cifar, model_file, network, tmp_path):
+    train, archives = cifar
+    out = tmp_path / 'r.json'
+    proc = _example('--infile', model_file, '--data', archives['python'], '--samples', '20',
+                    '--batch-size', '10', '--splits', '2', '--json', out)
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert lines[:2] == ['Batch 1/2 (10/20 images)', 'Batch 2/2 (20/20 images)']
-    mean = float(lines[2].split(':')[1])
-    std = float(lines[3].split(':')[1])
-    expected = inception_score(model, train[:20], batch_size=10, splits=2)
-    assert numpy.allclose((mean, std), expected, rtol=1e-6)
-    assert mean > 1.05
+    expected = inception_score(network, train[:20], batch_size=10, splits=2)
+    assert proc.stdout == 'Inception Score: {:.4f} \u00b1 {:.4f} (N=20, splits=2)\n'.format(
+        *expected)
+    assert '20/20' in proc.stderr and 'img/s' in proc.stderr  # tqdm: count, rate, ETA
+    report = json.loads(out.read_text())
+    assert numpy.allclose([report['inception_score']['mean'], report['inception_score']['std']],
+                          expected, rtol=1e-9)
+    assert report['inputs'] == [archives['python']] and report['n'] == 20
+    assert report['sampling'] == 'first 20 CIFAR-10 training images'
+    assert report['images_available'] == 30 and report['model_file'] == model_file
 
 
-def test_example_errors_are_one_line(cifar_root, model_file, tmp_path):
-    root, _ = cifar_root
-    proc = _example(root, '--infile', model_file, '--samples', '31')
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
-        'example.py: error: --samples must be between 1 and 30, got 31']
-    missing = str(tmp_path / 'nothing.model')
-    proc = _example(root, '--infile', missing)
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
-        'example.py: error: model file {0} not found: create it with: '
-        'inception-score-download --outfile {0}'.format(missing)]
+def test_binary_archive_in_the_working_directory_with_the_command_lines_flags(
+        cifar, model_file, network, tmp_path):
+    train, archives = cifar
+    shutil.copy(archives['binary'], str(tmp_path / 'cifar-10-binary.tar.gz'))
+    proc = _example('--model', model_file, '--samples', '4', '--splits', '2', '--quiet',
+                    '--no-download', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ''
+    expected = inception_score(network, train[:4], splits=2)
+    assert proc.stdout == 'Inception Score: {:.4f} \u00b1 {:.4f} (N=4, splits=2)\n'.format(
+        *expected)
+
+
+def test_errors_are_one_line_and_say_what_to_do(cifar, model_file, tmp_path):
+    _, archives = cifar
+    cases = [
+        (['--infile', model_file, '--no-download'], 2,
+         cifar10.not_found_message(str(tmp_path))),
+        (['--infile', model_file, '--data', archives['python'], '--samples', '31'], 2,
+         '--samples 31 but only 30 images are available'),
+        (['--infile', tmp_path / 'nothing.model', '--data', archives['python'], '--samples',
+          '4', '--splits', '2'], 2,
+         'model file {0} not found: create it with: inception-score-download --outfile {0}'
+         .format(tmp_path / 'nothing.model')),
+    ]
+    for args, code, message in cases:
+        proc = _example(*args, cwd=tmp_path)
+        assert proc.returncode == code, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (message, lines)
+        assert lines[0].startswith('example.py: error: ')

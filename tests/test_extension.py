@@ -108,26 +108,88 @@ def test_model_path_is_loaded_once(model_file):
         InceptionScoreExtension(lambda n: None, ext.model, n_samples=10, splits=11)
 
 
+DCGAN = os.path.join(ROOT, 'examples', 'dcgan_with_inception_score.py')
+
+
 def test_dcgan_example_smoke_run(model_file, tmp_path):
-    proc = subprocess.run([sys.executable,
-                           os.path.join(ROOT, 'examples', 'dcgan_with_inception_score.py'),
-                           '--model', model_file, '--smoke', '--out', str(tmp_path / 'out')],
+    proc = subprocess.run([sys.executable, DCGAN, '--model', model_file, '--smoke', '--out',
+                           str(tmp_path / 'out')],
                           capture_output=True, text=True, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     log = json.load(open(str(tmp_path / 'out' / 'log')))
     assert [e['iteration'] for e in log] == [1, 2, 3]
     assert all(e['inception_score/mean'] >= 1.0 for e in log)
+    assert all(e['inception_score/time'] > 0 for e in log)
     assert (tmp_path / 'out' / 'inception_score.png').exists()
+    assert 'img/s' not in proc.stderr  # stderr is no terminal: no progress bar by default
+
+
+def _run_on_a_terminal(args, env, cwd):
+    """Run with stderr on a pseudo-terminal (as in an interactive shell); (rc, stderr)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 100, 0, 0))  # 100 columns
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=slave, env=env, cwd=cwd)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 1 << 16)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=600), b''.join(chunks).decode('utf-8', 'replace')
+
+
+def test_dcgan_example_uses_the_default_model_and_shows_progress_on_a_terminal(
+        model_file, tmp_path):
+    # The model only where inception-score-download puts it by default; no --model.
+    root = tmp_path / 'dataset_root'
+    (root / 'inception_score').mkdir(parents=True)
+    os.symlink(model_file, str(root / 'inception_score' / 'inception_score.model'))
+    env = dict(os.environ, CHAINER_DATASET_ROOT=str(root))
+    code, stderr = _run_on_a_terminal(
+        [sys.executable, DCGAN, '--smoke', '--out', str(tmp_path / 'out')], env, str(tmp_path))
+    assert code == 0, stderr[-2000:]
+    assert 'inception_score: ' in stderr and '8/8' in stderr and 'img/s' in stderr
+    log = json.load(open(str(tmp_path / 'out' / 'log')))
+    assert [e['iteration'] for e in log] == [1, 2, 3]
+    assert all(e['inception_score/mean'] >= 1.0 and e['inception_score/time'] > 0 for e in log)
+
+
+def test_progress_can_be_forced_either_way(model, capfd):
+    gen = TinyGenerator()
+    InceptionScoreExtension(gen, model, n_samples=4, batch_size=2, splits=2, progress=True)()
+    assert '4/4' in capfd.readouterr().err
+    InceptionScoreExtension(gen, model, n_samples=4, batch_size=2, splits=2, progress=False)()
+    assert capfd.readouterr().err == ''
+
+
+def test_unit_output_with_the_default_range_warns(model):
+    from inception_score.errors import InputWarning
+    ext = InceptionScoreExtension(lambda n: numpy.full((n, 3, 8, 8), 0.5, numpy.float32), model,
+                                  n_samples=4, batch_size=2, splits=2)
+    with pytest.warns(InputWarning, match=r'generator output: no value is below 0 although '
+                                          r'value_range is \(-1, 1\)'):
+        ext()
 
 
 def test_distributed_score_equals_single_process_under_mpiexec(model_file):
     mpiexec = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
     proc = subprocess.run([mpiexec, '-n', '2', sys.executable,
                            os.path.join(ROOT, 'tests', 'mpi_score.py'), model_file],
-                          capture_output=True, text=True, timeout=400)
+                          capture_output=True, text=True, timeout=400,
+                          env=dict(os.environ, PYTHONPATH=ROOT))  # this checkout's package
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = sorted(l for l in proc.stdout.splitlines() if l.startswith('rank'))
-    assert lines == ['rank 0 ok 40 41 1 gen', 'rank 1 ok 40 41 1 gen'], proc.stdout
+    assert lines == ['rank 0 ok 40 41 1 gen sharded hint',
+                     'rank 1 ok 40 41 1 gen sharded hint'], proc.stdout
 
 
 def test_trainer_reports_fid_from_the_same_pass(model, tmp_path):

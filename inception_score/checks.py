@@ -1,0 +1,111 @@
+"""Checks of what the caller asked for, before any work, and warnings on what was scored.
+
+Errors are one line saying how to fix it (InputError, or UsageError for command-line
+arguments); warnings are `InputWarning`s: the run goes on, the command line prints each as one
+line on stderr and lists it in the JSON report.
+"""
+import warnings
+
+import numpy
+
+from inception_score.errors import InputError, InputWarning, UsageError
+from inception_score.resize import RESIZE_MODES
+
+
+def check_resize(resize):
+    """`resize` must name one of RESIZE_MODES ('bilinear' is TensorFlow's: 'tf1')."""
+    if not isinstance(resize, str) or resize not in RESIZE_MODES:
+        hint = (": the graph's own bilinear resize is 'tf1'" if resize in ('bilinear', 'tf')
+                else '')
+        raise InputError('resize must be one of {}, got {!r}{}'.format(
+            ', '.join(repr(m) for m in RESIZE_MODES), resize, hint))
+    return resize
+
+
+def check_samples(samples, available):
+    """The number of images to score: all of them, or `samples` (1 <= samples <= available)."""
+    if samples is None:
+        return available
+    if (isinstance(samples, bool) or not isinstance(samples, (int, numpy.integer))
+            or samples < 1):
+        raise UsageError('--samples must be an integer >= 1, got {!r}'.format(samples))
+    if samples > available:
+        raise UsageError('--samples {} but only {} images are available'.format(
+            samples, available))
+    return int(samples)
+
+
+def check_splits_usage(n, splits):
+    """check_splits for command-line arguments: more splits than images is a usage error
+    (exit 2), like --samples above what is there."""
+    from inception_score.score import check_splits
+    try:
+        check_splits(n, splits)
+    except InputError as e:
+        raise UsageError(str(e)) from None
+
+
+def images_from_list(ims):
+    """A list or tuple of (H, W, 3) arrays (how the OpenAI reference takes images) as one
+    (N, 3, H, W) array; anything else is returned unchanged for the usual checks."""
+    if not isinstance(ims, (list, tuple)) or not ims:
+        return ims
+    if not all(hasattr(im, 'ndim') and hasattr(im, 'shape') for im in ims):
+        return ims  # nested Python lists: the usual "must be an array" message
+    shapes = {tuple(im.shape) for im in ims}
+    if len(shapes) != 1:
+        raise InputError('a list of images must hold arrays of one shape, got {} shapes (e.g. '
+                         '{}): resize them to one size first, or save them as image files '
+                         'in a folder and score the folder'.format(
+                             len(shapes), ', '.join(str(s) for s in sorted(shapes)[:2])))
+    shape = shapes.pop()
+    if len(shape) != 3 or shape[2] != 3:
+        raise InputError('a list of images must hold (H, W, 3) arrays, as the OpenAI reference '
+                         'takes them; got {} of shape {}: pass one (N, 3, H, W) array '
+                         'instead'.format(len(ims), shape))
+    from inception_score.backend import get_array_module
+    xp = get_array_module(ims[0])
+    return xp.stack(ims).transpose(0, 3, 1, 2)
+
+
+def warn(message):
+    """Emit an InputWarning (the command line prints it as one line)."""
+    warnings.warn(message, InputWarning, stacklevel=2)
+
+
+class UnitRangeWatch:
+    """A source whose images, given in [-1, 1], are watched for never going below 0.
+
+    Images in [0, 1] passed as [-1, 1] pass every range check but are scored as light,
+    washed-out images: after the last batch of a full pass this warns (once) when no value
+    was below 0. The batches themselves are passed on unchanged.
+    """
+
+    # 0 in [-1, 1] is 127.5 in the network's [0, 255] (exact in float32; resizes interpolate,
+    # so they keep the minimum at or above it).
+    _ZERO = 127.5
+
+    def __init__(self, source, name, fix='value_range=(0, 1)'):
+        self.source, self.name, self.fix = source, name, fix
+        self.skipped = source.skipped
+
+    def __len__(self):
+        return len(self.source)
+
+    def batches(self, batch_size, stop=None, resize='tf1', start=0):
+        stop = len(self) if stop is None else stop
+        lowest = numpy.inf
+        for batch in self.source.batches(batch_size, stop, resize, start=start):
+            lowest = min(lowest, float(batch.min()))
+            yield batch
+        if start == 0 and stop == len(self) and lowest >= self._ZERO:
+            warn('{}: no value is below 0 although the range is [-1, 1]: images in [0, 1] '
+                 'are scored as washed-out light images; if that is what they are, pass '
+                 '{}'.format(self.name, self.fix))
+
+
+def watch_unit_range(source, value_range, name, fix='value_range=(0, 1)'):
+    """`source` wrapped in a UnitRangeWatch when its values are said to lie in [-1, 1]."""
+    if tuple(float(v) for v in value_range) != (-1.0, 1.0):
+        return source
+    return UnitRangeWatch(source, name, fix)
