@@ -7,12 +7,14 @@ as a fraction of the roof; scoring a folder of PNGs against the same images in m
 RSS of fresh processes scoring N1 and N2 images from a .npy file with a model file (flat in N
 means streaming works); and, when torch and torch_fidelity import, torch-fidelity's InceptionV3
 extractor holding the same weights on the CPU at the same batch: its images/s, ours relative
-to it, and the drift of its logits from ours. Absolute times on shared machines are noisy:
-compare the ratios. Weights barely change the speed: calibrated synthetic ones
+to it, and the drift of its logits from ours; and the speed of the score with the FID
+statistics fed from the same pass, over the score alone. Absolute times on shared machines are
+noisy: compare the ratios. Weights barely change the speed: calibrated synthetic ones
 (bench/synthetic_weights.py, seconds to make) stand in for the model file.
 
     python bench/bench.py [--mode threads|batched] [--images 200] [--images-299 100]
                           [--folder-images 200] [--rss 2000,20000] [--torch-images 100]
+                          [--fid-images 200]
 """
 import argparse
 import os
@@ -37,6 +39,7 @@ from inception_score.sources import FolderSource, load_array_file  # noqa: E402
 
 BATCH = 100
 TORCH_TARGET = 1.3  # ours must be at least this much faster than torch-fidelity on the CPU
+FID_TARGET = 0.95  # IS + FID statistics from one pass: at least this fraction of IS alone's speed
 
 
 def blas():
@@ -68,6 +71,23 @@ def folder_vs_memory(network, n, batch):
         memory = score_seconds(network, ims, batch)
         folder = measure.timed(lambda: score_source(network, FolderSource(d), batch, 1))
     return memory / folder
+
+
+def fid_overhead(network, n, batch, size=32, repeats=3):
+    """Speed of the Inception Score with the FID statistics fed from the same pass, over the
+    score alone, on the same images: the fastest of `repeats` runs each, interleaved."""
+    from inception_score.feeds import StatisticsFeed
+    from inception_score.sources import ArraySource
+    source = ArraySource(_images(n, size, seed=2))
+
+    def run(feeds):
+        return measure.timed(lambda: score_source(network, source, batch, 1, feeds=feeds))
+
+    alone, with_fid = [], []
+    for _ in range(repeats):
+        alone.append(run([]))
+        with_fid.append(run([StatisticsFeed.pool_3()]))
+    return min(alone) / min(with_fid)
 
 
 def peak_rss_child(n, mode, model, batch):
@@ -122,6 +142,8 @@ def main():
     p.add_argument('--images-299', type=int, default=100, help='299x299 images (0: skip)')
     p.add_argument('--folder-images', type=int, default=200, help='PNG folder size (0: skip)')
     p.add_argument('--rss', default='2000,20000', help='N1,N2 for peak RSS (empty: skip)')
+    p.add_argument('--fid-images', type=int, default=200,
+                   help='32x32 images for IS + FID statistics vs IS alone (0: skip)')
     p.add_argument('--torch-images', type=int, default=100,
                    help='32x32 images for the torch-fidelity comparison (0: skip)')
     p.add_argument('--rss-child', type=int, help=argparse.SUPPRESS)
@@ -154,6 +176,11 @@ def main():
     if args.folder_images:
         print('folder of PNGs vs memory   {:8.2f} (speed ratio, {} images 32x32)'.format(
             folder_vs_memory(network, args.folder_images, batch), args.folder_images))
+    if args.fid_images:
+        ratio = fid_overhead(network, args.fid_images, batch)
+        print('IS + FID vs IS alone       {:8.2f} (speed ratio, one pass, {} images 32x32; '
+              'target >= {}: {})'.format(ratio, args.fid_images, FID_TARGET,
+                                         'met' if ratio >= FID_TARGET else 'NOT MET'))
     if args.rss:
         n1, n2 = (int(v) for v in args.rss.split(','))
         with tempfile.TemporaryDirectory() as d:

@@ -7,7 +7,8 @@ inception_score_from_generator) is first used.
 from inception_score.errors import (ConversionError, DownloadError, InceptionScoreError,  # noqa
                                     InputError, InputWarning, MissingDependencyError,
                                     ModelFileError)
-from inception_score.scoring import inception_score, inception_score_from_batches  # noqa: F401
+from inception_score.scoring import (evaluate_images, inception_score,  # noqa: F401
+                                     inception_score_from_batches)
 from inception_score.score import ScoreAccumulator, inception_score_from_logits  # noqa: F401
 from inception_score.modelfile import default_model_path, load_arrays, load_network  # noqa
 from inception_score.network import Network  # noqa: F401

@@ -38,6 +38,7 @@ ROW_BATCH_SIZE = 10000
 COL_BATCH_SIZE = 10000
 SPATIAL_NODE = 'mixed_6/conv'
 SPATIAL_CHANNELS = 7
+SPATIAL_FEATURES = 17 * 17 * SPATIAL_CHANNELS  # 2023
 
 _PACKET = 8  # lanes of Eigen's float16 and float32 packets in TensorFlow's x86 build (AVX)
 _LEAF = {numpy.dtype(numpy.float16): 200, numpy.dtype(numpy.float32): 1024}

@@ -35,6 +35,8 @@ def one_line_warnings(prog):
         warnings.showwarning = show
         yield seen
 
+ADM_SPLIT_SIZE = 5000  # guided-diffusion's evaluator: compute_inception_score(split_size=5000)
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with its errors as one line (no usage block), like every other error here."""
@@ -146,9 +148,12 @@ def score_parser():
     p.add_argument('--batch-size', type=_positive, default=100,
                    help='images per forward pass (default 100; moves the score by float32 rounding '
                         'only)')
-    p.add_argument('--splits', type=_positive, default=10,
-                   help='contiguous parts the score is averaged over (default 10, as the '
-                        'reference)')
+    parts = p.add_mutually_exclusive_group()
+    parts.add_argument('--splits', type=_positive, default=None,
+                       help="cut the predictions into N equal parts (the reference's rule; "
+                            'default 10)')
+    parts.add_argument('--split-size', type=_positive, default=None, metavar='N',
+                       help="cut them into parts of N, as OpenAI's ADM evaluator (5000)")
     p.add_argument('--gpu', type=int, default=-1, help='GPU id, -1 for CPU (default)')
     p.add_argument('--samples', type=_positive, default=None, metavar='N',
                    help='score N images: the first N, or with --shuffle N drawn at random '
@@ -171,6 +176,19 @@ def score_parser():
                    help='skip unreadable image files (listed in the report) instead of failing')
     p.add_argument('--allow-16bit', action='store_true',
                    help='accept 16-bit images, scaled to 8 bits')
+    reference = p.add_mutually_exclusive_group()
+    reference.add_argument('--fid', metavar='REF', default=None,
+                           help='FID against REF: a folder or .npy/.npz of images (scored in '
+                                'this run with the same options), TTUR statistics (.npz with '
+                                'mu, sigma) or an ADM reference batch')
+    reference.add_argument('--adm', metavar='REF_BATCH.npz', default=None,
+                           help="OpenAI's ADM evaluator against its reference batch: prints its "
+                                'five lines (Inception Score in parts of 5000 unless '
+                                '--split-size, FID, sFID, precision, recall)')
+    p.add_argument('--save-stats', metavar='OUT.npz', default=None,
+                   help="write the images' FID statistics (TTUR's mu, sigma) for reuse")
+    p.add_argument('--plot', metavar='OUT.png', default=None,
+                   help='draw a summary: predicted classes, split scores, FID (matplotlib)')
     p.add_argument('--json', metavar='OUT', default=None, help='write a JSON report')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
@@ -179,39 +197,81 @@ def score_parser():
 
 def _score(args):
     import time
-    from inception_score import checks, files, modelfile, report, scoring, sources, spread
+    from inception_score import (checks, files, modelfile, reference, report, scoring,
+                                 sources, spread)
     started = time.time()
     model_path = modelfile.default_model_path() if args.model is None else args.model
+    metrics, split_size = _metrics(args)
+    ref_path = args.adm if args.adm is not None else args.fid
     # Every output is decided before any work: never onto an input, the model or each other.
-    files.check_outputs({'--json': args.json},
-                        [('input', p) for p in args.paths] + [('--model', model_path)])
+    files.check_outputs({'--json': args.json, '--save-stats': args.save_stats,
+                         '--plot': args.plot},
+                        [('input', p) for p in args.paths] + [('--model', model_path),
+                                                              ('reference', ref_path)])
     warn_unused_flags(args)
+    if args.plot is not None:
+        from inception_score.plot import check_matplotlib
+        check_matplotlib()
     value_range = args.input_range or (0, 255)
     source = sources.ConcatSource(_open_input(path, args, value_range) for path in args.paths)
     # What the arguments alone decide fails before the model loads.
     n = checks.check_samples(args.samples, len(source))
-    checks.check_splits_usage(n, args.splits)
+    splits = None if split_size is not None else args.splits or 10
+    if splits is not None:
+        checks.check_splits_usage(n, splits)
+    ref = None
+    if ref_path is not None:
+        ref = reference.open_reference(ref_path, metrics, value_range=value_range,
+                                       skip_bad=args.skip_bad, allow_16bit=args.allow_16bit)
     network = modelfile.load_network(model_path)
-    device = report.to_device(network, args.gpu)
+    report.to_device(network, args.gpu)
     # Contiguous splits of a sorted input hold few classes each: compared with random orders.
-    order_check = (spread.SpreadCheck(n, args.splits)
-                   if spread.applies(args.shuffle, args.splits) else None)
-    with report.progress_bar(n, disable=args.quiet) as bar:
-        acc = scoring.score_source(network, source, args.batch_size, args.splits,
-                                    samples=args.samples, shuffle=args.shuffle, seed=args.seed,
-                                    resize=args.resize, progress=bar,
-                                    observers=[order_check] if order_check else ())
+    order_check = (spread.SpreadCheck(n, splits)
+                   if splits is not None and spread.applies(args.shuffle, splits) else None)
+    with report.progress_bars(disable=args.quiet) as bars:
+        result = scoring.evaluate_source(
+            network, source, ref, metrics, args.batch_size, splits, split_size,
+            samples=args.samples, shuffle=args.shuffle, seed=args.seed, resize=args.resize,
+            statistics=args.save_stats is not None, progress=bars('images'),
+            reference_progress=bars('reference'),
+            observers=[order_check] if order_check else ())
+    acc = result.score
     mean, std = acc.result()
     verdict = order_check.verdict(acc) if order_check else None
     if verdict and verdict['sorted']:
         checks.warn(spread.message(verdict))
-    if args.json is not None:  # before printing: a closed stdout must not cost the report
+    names = modelfile.read_class_names(model_path)
+    # Every output before printing: a closed stdout must not cost them.
+    if args.save_stats is not None:
+        report.write_statistics(args.save_stats, result.statistics, args, acc.n, model_path)
+    if args.plot is not None:
+        report.write_plot(args.plot, result, names)
+    if args.json is not None:
         data = report.build(args, acc, model_path, network, time.time() - started,
-                            source.skipped)
+                            source.skipped, evaluation=result, class_names=names)
         data.update(report.input_notes(args, value_range, len(source), verdict))
         report.write_json(args.json, data)
-    print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, splits={})'.format(
-        mean, std, acc.n, acc.splits), flush=True)
+    if args.adm is not None:
+        # ADM's evaluator prints Python floats with print(): the shortest repr.
+        for label, value in (('Inception Score', mean), ('FID', result.fid),
+                             ('sFID', result.sfid), ('Precision', result.precision),
+                             ('Recall', result.recall)):
+            print('{}:'.format(label), value, flush=True)
+    else:
+        print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, {})'.format(
+            mean, std, acc.n, result.split_rule), flush=True)
+        if result.fid is not None:
+            print('FID: {:.4f}'.format(result.fid), flush=True)
+
+
+def _metrics(args):
+    """The metrics asked for and the split size (ADM's 5000 with --adm)."""
+    if args.adm is not None:
+        if args.splits is not None:
+            raise UsageError('--adm cuts the predictions as ADM does, into parts of 5000: '
+                             'give --split-size N to change it, not --splits')
+        return ('fid', 'sfid', 'precision_recall'), args.split_size or ADM_SPLIT_SIZE
+    return (('fid',) if args.fid is not None else ()), args.split_size
 
 
 def _open_input(path, args, value_range):

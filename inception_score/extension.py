@@ -71,18 +71,26 @@ def inception_score_from_generator(generator, model, n_samples=50000, batch_size
         `seed + r`; the statistics are summed with comm.allreduce and every process returns
         the score of all samples.
     """
+    return _score_generator(generator, model, n_samples, batch_size, splits, value_range,
+                            comm, seed, progress).result()
+
+
+def _score_generator(generator, model, n_samples, batch_size, splits, value_range, comm, seed,
+                     progress, feeds=()):
+    """The ScoreAccumulator of `n_samples` drawn images; `feeds` are filled from the same
+    pass (see feeds.py)."""
     check_value_range(value_range)
     check_batch_size(batch_size)
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     start, stop = shard(n_samples, rank, size)
     batches = _draw(generator, stop - start, batch_size, value_range, seed + rank)
-    acc = accumulate(model, batches, stop - start, splits, progress=progress, start=start,
-                     total=n_samples, comm=comm)
-    return acc.result()
+    return accumulate(model, batches, stop - start, splits, progress=progress, start=start,
+                      total=n_samples, comm=comm, feeds=feeds)
 
 
 class InceptionScoreExtension(training.Extension):
-    """Reports `inception_score/mean` and `inception_score/std` of a generator's samples.
+    """Reports `inception_score/mean` and `inception_score/std` of a generator's samples, and
+    `inception_score/fid` when given a `fid_reference`.
 
     trainer.extend(InceptionScoreExtension(gen_fn, 'inception_score.model', n_samples=5000),
                    trigger=(1, 'epoch'))
@@ -96,15 +104,21 @@ class InceptionScoreExtension(training.Extension):
     progress: a progress bar (images/s, time left) on stderr during each evaluation; None
         (default): only when stderr is a terminal (never in logs of batch jobs), and only
         on rank 0 under ChainerMN.
+    fid_reference: FID statistics of the real data: the path of a TTUR statistics file (e.g.
+        fid_stats_cifar10_train.npz, or what `inception-score --save-stats` wrote) or ADM
+        reference batch, or a (mu, sigma) pair; read and checked once here. The FID then comes
+        from the same pass as the score (the samples' pool_3 statistics, O(2048^2) memory).
     Besides `inception_score/mean` and `/std` it reports `inception_score/time`, the seconds
-    an evaluation took (n_samples costs about n_samples / 9 s on a 2-core CPU: see README).
+    an evaluation took (n_samples costs about n_samples / 9 s on a 2-core CPU: see README),
+    and `inception_score/fid` when given a `fid_reference`.
     """
     trigger = 1, 'epoch'
     priority = training.PRIORITY_WRITER
     name = 'inception_score'
 
     def __init__(self, generator, model, n_samples=50000, batch_size=100, splits=10,
-                 value_range=(-1, 1), device=None, comm=None, seed=0, progress=None):
+                 value_range=(-1, 1), device=None, comm=None, seed=0, progress=None,
+                 fid_reference=None):
         from inception_score.model import load_model
         from inception_score.score import check_splits
         check_value_range(value_range)
@@ -124,6 +138,10 @@ class InceptionScoreExtension(training.Extension):
         self.comm = comm
         self.seed = seed
         self.progress = progress
+        self.fid_statistics = None
+        if fid_reference is not None:
+            from inception_score.reference import load_fid_statistics
+            self.fid_statistics = load_fid_statistics(fid_reference)
 
     def _shows_progress(self):
         if self.comm is not None and self.comm.rank != 0:
@@ -137,10 +155,20 @@ class InceptionScoreExtension(training.Extension):
         started = time.perf_counter()
         rank, size = (self.comm.rank, self.comm.size) if self.comm is not None else (0, 1)
         start, stop = shard(self.n_samples, rank, size)
+        fid = None
+        if self.fid_statistics is not None:
+            from inception_score.feeds import StatisticsFeed
+            fid = StatisticsFeed.pool_3()
         with progress_bar(stop - start, disable=not self._shows_progress(),
                           desc='inception_score', leave=False) as bar:
-            mean, std = inception_score_from_generator(
-                self.generator, self.model, self.n_samples, self.batch_size, self.splits,
-                self.value_range, comm=self.comm, seed=self.seed, progress=bar)
-        chainer.reporter.report({'inception_score/mean': mean, 'inception_score/std': std,
-                                 'inception_score/time': time.perf_counter() - started})
+            acc = _score_generator(self.generator, self.model, self.n_samples,
+                                   self.batch_size, self.splits, self.value_range, self.comm,
+                                   self.seed, bar, feeds=[fid] if fid is not None else [])
+        mean, std = acc.result()
+        observation = {'inception_score/mean': mean, 'inception_score/std': std}
+        if fid is not None:
+            from inception_score.fid import frechet_distance
+            observation['inception_score/fid'] = frechet_distance(*fid.statistics(),
+                                                                  *self.fid_statistics)
+        observation['inception_score/time'] = time.perf_counter() - started
+        chainer.reporter.report(observation)

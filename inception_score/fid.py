@@ -158,6 +158,12 @@ def _open_npz(path):
     return data
 
 
+def npz_keys(path):
+    """The array names in an .npz (nothing is unpickled); one-line errors as load_statistics."""
+    with _open_npz(path) as data:
+        return set(data.files)
+
+
 def _read_array(data, path, key):
     try:
         return data[key]
@@ -190,7 +196,11 @@ def load_statistics(path, spatial=False, dim=None):
     mu_key, sigma_key = ('mu_s', 'sigma_s') if spatial else ('mu', 'sigma')
     with _open_npz(path) as data:
         keys = set(data.files)
-        if mu_key not in keys or sigma_key not in keys:
+        if (mu_key in keys) != (sigma_key in keys):
+            present, absent = (mu_key, sigma_key) if mu_key in keys else (sigma_key, mu_key)
+            raise InputError('{}: has {!r} but not {!r}: incomplete statistics'.format(
+                path, present, absent))
+        if mu_key not in keys:
             if 'arr_0' in keys:
                 raise InputError('{}: an ADM reference batch without precomputed {!r} and {!r}: '
                                  'score its arr_0 images as the reference instead'.format(
@@ -198,28 +208,38 @@ def load_statistics(path, spatial=False, dim=None):
             raise InputError('{}: has neither {!r} and {!r} statistics nor arr_0 images '
                              '(found: {})'.format(path, mu_key, sigma_key,
                                                   ', '.join(sorted(keys)) or 'nothing'))
-        mu = _check_real(_read_array(data, path, mu_key), path, mu_key)
-        sigma = _check_real(_read_array(data, path, sigma_key), path, sigma_key)
+        mu = _read_array(data, path, mu_key)
+        sigma = _read_array(data, path, sigma_key)
+    return check_statistics(mu, sigma, dim=dim, where=path, names=(mu_key, sigma_key))
+
+
+def check_statistics(mu, sigma, dim=None, where='statistics', names=('mu', 'sigma')):
+    """(mu, sigma) in float64 if they are statistics of `dim` features (any size if None):
+    shapes (d,) and (d, d), real and finite, sigma symmetric and positive semi-definite within
+    float32 rounding; else an InputError starting with `where` and naming the array."""
+    mu_key, sigma_key = names
+    mu = _check_real(to_numpy(mu), where, mu_key)
+    sigma = _check_real(to_numpy(sigma), where, sigma_key)
     if mu.ndim != 1 or mu.shape[0] < 1:
         raise InputError('{}: {!r} has shape {}, expected a vector (d,)'.format(
-            path, mu_key, mu.shape))
+            where, mu_key, mu.shape))
     d = mu.shape[0]
     if dim is not None and d != dim:
         raise InputError('{}: the statistics are of {} features, expected {}'.format(
-            path, d, dim))
+            where, d, dim))
     if sigma.shape != (d, d):
         raise InputError('{}: {!r} has shape {}, expected ({}, {}) to match {!r}'.format(
-            path, sigma_key, sigma.shape, d, d, mu_key))
+            where, sigma_key, sigma.shape, d, d, mu_key))
     scale = max(float(numpy.abs(sigma).max()), numpy.finfo(numpy.float64).tiny)
     asymmetry = float(numpy.abs(sigma - sigma.T).max())
     if asymmetry > SYMMETRY_TOLERANCE * scale:
         raise InputError('{}: {!r} is not symmetric (largest difference {:.3g} of {:.3g}): not a '
-                         'covariance matrix'.format(path, sigma_key, asymmetry, scale))
+                         'covariance matrix'.format(where, sigma_key, asymmetry, scale))
     lowest = float(numpy.linalg.eigvalsh(sigma)[0])
     if lowest < -PSD_TOLERANCE * scale:
         raise InputError('{}: {!r} is not positive semi-definite (eigenvalue {:.3g} for a scale '
                          'of {:.3g}): not a covariance matrix'.format(
-                             path, sigma_key, lowest, scale))
+                             where, sigma_key, lowest, scale))
     return mu, sigma
 
 

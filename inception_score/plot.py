@@ -14,15 +14,25 @@ DPI = 100              # -> a 1200 x 500 PNG
 NAMED_CLASSES = 10
 
 
-def _new_figure():
-    """A Figure on its own Agg canvas: no pyplot, so a user's backend and figures are left
-    alone."""
+def check_matplotlib():
+    """Fail (one line) unless matplotlib can draw: called before any scoring by --plot."""
+    _canvas_and_figure()
+
+
+def _canvas_and_figure():
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise MissingDependencyError('plotting needs matplotlib: pip install matplotlib') \
             from None
+    return FigureCanvasAgg, Figure
+
+
+def _new_figure():
+    """A Figure on its own Agg canvas: no pyplot, so a user's backend and figures are left
+    alone."""
+    FigureCanvasAgg, Figure = _canvas_and_figure()
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig

@@ -28,6 +28,36 @@ def progress_bar(total, disable=False, desc=None, leave=True):
         yield update
 
 
+@contextlib.contextmanager
+def progress_bars(disable=False):
+    """A factory bars(label) -> callable(done, total): one tqdm bar per pass on stderr, drawn
+    from the pass's first batch on (the previous pass's bar is closed then)."""
+    if disable:
+        yield lambda label: None
+        return
+    from tqdm import tqdm
+    opened = {}
+
+    def bars(label):
+        def update(done, total):
+            bar = opened.get(label)
+            if bar is None:
+                for other in opened.values():
+                    other.close()
+                bar = opened[label] = tqdm(total=total, desc=label, unit='img',
+                                           file=sys.stderr, dynamic_ncols=True)
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()  # not left ticking while the numbers are computed
+        return update
+
+    try:
+        yield bars
+    finally:
+        for bar in opened.values():
+            bar.close()
+
+
 def _version(package):
     from importlib import metadata
     try:
@@ -36,13 +66,14 @@ def _version(package):
         return None
 
 
-def build(args, acc, model_path, network, elapsed, skipped):
+def build(args, acc, model_path, network, elapsed, skipped, evaluation=None,
+          class_names=None):
     import numpy
     import inception_score
     from inception_score import fetch, modelfile
     mean, std = acc.result()
     metadata = modelfile.read_metadata(model_path)
-    return {
+    data = {
         'inception_score': {'mean': mean, 'std': std},
         'split_scores': [float(s) for s in acc.split_scores()],
         'n': acc.n,
@@ -71,6 +102,50 @@ def build(args, acc, model_path, network, elapsed, skipped):
         'created_utc': datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec='seconds'),
     }
+    if evaluation is not None:
+        data.update(_evaluation(args, evaluation, class_names))
+    return data
+
+
+def _evaluation(args, evaluation, class_names):
+    """The one-pass numbers (scoring.Evaluation) and where the extra outputs went."""
+    from inception_score.labels import placeholder_names
+    data = evaluation.summary(class_names)
+    data['class_names'] = ('placeholders' if class_names is None
+                           or list(class_names) == placeholder_names() else 'model file')
+    data['mode'] = 'adm' if getattr(args, 'adm', None) is not None else 'default'
+    data['statistics_file'] = getattr(args, 'save_stats', None)
+    data['plot'] = getattr(args, 'plot', None)
+    return data
+
+
+def write_statistics(path, statistics, args, n, model_path):
+    """--save-stats: TTUR's mu and sigma of the images, with what produced them."""
+    import inception_score
+    from inception_score import fetch, modelfile
+    from inception_score.files import atomic_output
+    from inception_score.fid import save_statistics
+    metadata = modelfile.read_metadata(model_path)
+    mu, sigma = statistics
+    with atomic_output(path) as tmp:
+        save_statistics(
+            tmp, mu, sigma, n=int(n), features='pool_3', inputs=json.dumps(list(args.paths)),
+            resize=args.resize, model_sha256=fetch.sha256_file(model_path),
+            source_graph_sha256=str(metadata.get('source_sha256') or ''),
+            released_graph=bool(metadata.get('released_graph', False)),
+            inception_score_version=inception_score.__version__,
+            created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec='seconds'))
+
+
+def write_plot(path, evaluation, class_names):
+    """--plot: the summary PNG (plot.py) of a scoring.Evaluation."""
+    from inception_score.files import atomic_output
+    from inception_score.plot import plot_summary
+    mean, std = evaluation.score.result()
+    with atomic_output(path) as tmp:
+        plot_summary(tmp, evaluation.classes.counts, class_names,
+                     evaluation.score.split_scores(), mean, std, fid=evaluation.fid)
 
 
 def input_notes(args, value_range, available, spread):

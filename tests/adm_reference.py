@@ -62,7 +62,8 @@ class FIDStatistics:
 
 
 def _sqrtm_disp_false(a):
-    # linalg.sqrtm(a, disp=False)[0]: scipy >= 1.16 deprecates `disp`; same matrix.
+    # linalg.sqrtm(a, disp=False)[0]: scipy 1.16 deprecates `disp` and 1.18 removes it; the
+    # matrix is the same.
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')

@@ -12,6 +12,7 @@ import numpy  # noqa: E402
 import pytest  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
+import label_files  # noqa: E402
 import synthetic_graph  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,16 +33,27 @@ def graph_def(synthetic_params):
 
 @pytest.fixture(scope='session')
 def graph_files(graph_def, tmp_path_factory):
-    """The synthetic graph as a bare .pb and as a .tgz laid out like inception-2015-12-05.tgz."""
+    """The synthetic graph as a bare .pb and as a .tgz laid out like inception-2015-12-05.tgz,
+    with label files in the official formats (so the model file has class names)."""
     d = tmp_path_factory.mktemp('graph')
     data = graph_def.SerializeToString()
     pb = d / 'classify_image_graph_def.pb'
     pb.write_bytes(data)
     tgz = d / 'inception-2015-12-05.tgz'
+    label_map, synset_words, _, _ = label_files.synthetic_labels()
     make_tgz(tgz, {'classify_image_graph_def.pb': data,
-                   'imagenet_synset_to_human_label_map.txt': b'n00000000\tthing\n',
+                   'imagenet_2012_challenge_label_map_proto.pbtxt': label_map,
+                   'imagenet_synset_to_human_label_map.txt': synset_words,
                    'LICENSE': b'synthetic test archive\n'})
     return {'pb': str(pb), 'tgz': str(tgz), 'bytes': data}
+
+
+@pytest.fixture(scope='session')
+def class_names():
+    """The 1008 names the session archive's label files give (see label_files.py)."""
+    _, _, mapping, words = label_files.synthetic_labels()
+    return [words[mapping[i]] if i in mapping else 'class {} (no ImageNet synset)'.format(i)
+            for i in range(1008)]
 
 
 def make_tgz(path, members):

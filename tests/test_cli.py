@@ -241,6 +241,224 @@ def test_cli_score_is_the_same_with_and_without_chainer(model_file, png_folder, 
     assert numpy.allclose(a['split_scores'], b['split_scores'], rtol=1e-6, atol=0)
 
 
+# ---------------------------------------------------------------------------------------------
+# FID, statistics files, split size, what the classifier saw, the plot
+
+@pytest.fixture(scope='module')
+def reference_folder(tmp_path_factory):
+    """10 other images (48x40 PNGs) as a reference set; returns (folder, NCHW uint8)."""
+    rng = numpy.random.RandomState(12)
+    ims = synthetic_graph.smooth_images(rng, 10, 48, 40).round().astype(numpy.uint8)
+    folder = tmp_path_factory.mktemp('reference') / 'real'
+    folder.mkdir()
+    for i, im in enumerate(ims):
+        Image.fromarray(im).save(str(folder / '{:02d}.png'.format(i)))
+    return folder, ims.transpose(0, 3, 1, 2).copy()
+
+
+def _ttur_statistics(features):
+    """TTUR's numbers, straight from the features: numpy's mean and cov in float64."""
+    features = numpy.asarray(features, numpy.float64)
+    return features.mean(axis=0), numpy.cov(features, rowvar=False)
+
+
+def test_fid_against_a_folder_and_its_saved_statistics(network, model_file, png_folder,
+                                                       images, reference_folder, class_names,
+                                                       tmp_path, capsys):
+    from inception_score.fid import FIDAccumulator, frechet_distance, load_statistics, \
+        read_provenance
+    ref_folder, ref_images = reference_folder
+    stats, plot, report_path = (tmp_path / 'samples_stats.npz', tmp_path / 'summary.png',
+                                tmp_path / 'report.json')
+    code, out, err = _cli(capsys, png_folder, '--model', model_file, '--splits', '3',
+                          '--fid', ref_folder, '--save-stats', stats, '--plot', plot,
+                          '--json', report_path)
+    assert code == 0, err
+    features = network.features(images)
+    expected = frechet_distance(*_ttur_statistics(features),
+                                *_ttur_statistics(network.features(ref_images)))
+    report = json.loads(report_path.read_text())
+    assert report['fid'] == pytest.approx(expected, rel=1e-6)
+    is_line, fid_line = out.splitlines()
+    assert is_line.endswith('(N=12, splits=3)') and fid_line == 'FID: {:.4f}'.format(
+        report['fid'])
+    assert report['reference'] == {'path': str(ref_folder), 'sha256': None,
+                                   'format': 'image-folder', 'images': 10,
+                                   'fid_statistics': 'images'}
+    assert report['split_rule'] == 'splits=3' and report['mode'] == 'default'
+    assert (report['statistics_file'], report['plot']) == (str(stats), str(plot))
+
+    # --save-stats: the statistics of the scored images, as an accumulator fed directly.
+    mu, sigma = load_statistics(str(stats), dim=2048)
+    direct_mu, direct_sigma = FIDAccumulator().update(features).statistics()
+    scale = numpy.abs(direct_sigma).max()
+    assert numpy.abs(mu - direct_mu).max() <= 1e-6 * numpy.abs(direct_mu).max()
+    assert numpy.abs(sigma - direct_sigma).max() <= 1e-6 * scale
+    info = read_provenance(str(stats))
+    assert info['format'] == 'ttur-statistics' and info['n'] == 12
+    assert info['features'] == 'pool_3' and json.loads(info['inputs']) == [str(png_folder)]
+    assert info['model_sha256'] == hashlib.sha256(open(model_file, 'rb').read()).hexdigest()
+
+    # What the classifier saw: argmax counts of the network's own logits, with the names
+    # the archive's label files give.
+    logits = network.logits(images).astype(numpy.float64)
+    counts = numpy.bincount(logits.argmax(axis=1), minlength=1008)
+    summary = report['predictions']
+    assert summary['predictions'] == 12
+    assert summary['distinct_classes'] == int((counts > 0).sum())
+    top = summary['top_classes']
+    assert [t['count'] for t in top] == sorted(counts[counts > 0], reverse=True)[:10]
+    for entry in top:
+        assert counts[entry['index']] == entry['count']
+        assert entry['name'] == class_names[entry['index']]
+    assert report['class_names'] == 'model file'
+    p = numpy.exp(logits - logits.max(axis=1, keepdims=True))
+    marginal = (p / p.sum(axis=1, keepdims=True)).mean(axis=0)
+    assert summary['marginal_entropy_nats'] == pytest.approx(
+        -(marginal * numpy.log(marginal)).sum(), rel=1e-9)
+    with Image.open(str(plot)) as picture:
+        assert picture.format == 'PNG' and picture.size == (1200, 500)
+
+    # The reference's statistics saved once, then used as a TTUR statistics file.
+    ref_stats = tmp_path / 'real_stats.npz'
+    code, _, err = _cli(capsys, ref_folder, '--model', model_file, '--splits', '2',
+                        '--save-stats', ref_stats)
+    assert code == 0, err
+    again = tmp_path / 'again.json'
+    code, out, err = _cli(capsys, png_folder, '--model', model_file, '--splits', '3',
+                          '--fid', ref_stats, '--json', again)
+    assert code == 0, err
+    second = json.loads(again.read_text())
+    assert second['fid'] == pytest.approx(report['fid'], rel=1e-9)
+    assert second['reference']['fid_statistics'] == 'file'
+    assert second['reference']['format'] == 'ttur-statistics'
+    assert second['reference']['n'] == 10
+    assert second['reference']['sha256'] == hashlib.sha256(ref_stats.read_bytes()).hexdigest()
+
+
+def test_split_size_cuts_adms_parts(network, model_file, png_folder, images, tmp_path, capsys):
+    from inception_score import inception_score_from_logits
+    report_path = tmp_path / 'r.json'
+    code, out, err = _cli(capsys, png_folder, '--model', model_file, '--split-size', '5',
+                          '--json', report_path)
+    assert code == 0, err
+    mean, std = inception_score_from_logits(network.logits(images), split_size=5)
+    report = json.loads(report_path.read_text())
+    assert out == 'Inception Score: {:.4f} \u00b1 {:.4f} (N=12, split_size=5)\n'.format(
+        report['inception_score']['mean'], report['inception_score']['std'])
+    assert report['inception_score']['mean'] == pytest.approx(mean, rel=1e-9)
+    assert report['split_rule'] == 'split_size=5' and report['splits'] == 3  # 5, 5, 2
+    assert 'fid' not in report and 'reference' not in report
+
+
+def test_model_file_without_class_names_scores_with_placeholders(model_file, png_folder,
+                                                                 tmp_path, capsys):
+    import shutil
+    import h5py
+    old = tmp_path / 'old.model'  # as converted before names were stored, or from a bare .pb
+    shutil.copy(model_file, str(old))
+    with h5py.File(str(old), 'a') as f:
+        del f['meta/class_names']
+    report_path = tmp_path / 'r.json'
+    code, _, err = _cli(capsys, png_folder, '--model', old, '--splits', '2', '--json',
+                        report_path)
+    assert code == 0, err
+    report = json.loads(report_path.read_text())
+    assert report['class_names'] == 'placeholders'
+    for entry in report['predictions']['top_classes']:
+        assert entry['name'] == 'class {}'.format(entry['index'])
+
+
+def _stats_file(tmp_path, dim=2048, **changes):
+    rng = numpy.random.RandomState(0)
+    x = rng.normal(size=(40, dim))
+    arrays = {'mu': x.mean(0), 'sigma': numpy.cov(x, rowvar=False)}
+    arrays.update(changes)
+    path = tmp_path / 'stats.npz'
+    numpy.savez(str(path), **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+def _nan_sigma(tmp_path):
+    sigma = numpy.eye(2048)
+    sigma[5, 5] = numpy.nan
+    return _stats_file(tmp_path, sigma=sigma)
+
+
+BAD_REFERENCES = [
+    # (flags, exit code, message)
+    (lambda t: ['--fid', t / 'absent.npz'], 2, 'reference {} does not exist'),
+    (lambda t: ['--fid', (t / 'r.txt').write_text('x') and t / 'r.txt'], 1,
+     'neither a folder of images, an .npy/.npz of images nor an .npz of FID statistics'),
+    (lambda t: ['--fid', _stats_file(t, dim=3)], 1, 'statistics are of 3 features, expected 2048'),
+    (lambda t: ['--fid', _nan_sigma(t)], 1, "'sigma' contains NaN or Inf"),
+    (lambda t: ['--fid', _stats_file(t, mu=numpy.array([{}], dtype=object))], 1,
+     "'mu' is a pickled object array; refusing to unpickle it"),
+    (lambda t: ['--fid', _stats_file(t, sigma=None)], 1, "has 'mu' but not 'sigma'"),
+    (lambda t: ['--adm', _stats_file(t)], 1,
+     'sFID needs the reference images (or their statistics), which it does not hold'),
+    (lambda t: ['--adm', _bad_npz(t, numpy.zeros((3, 8, 8, 3), numpy.uint8))], 1,
+     'precision/recall needs at least 4 reference images, got 3'),
+    (lambda t: ['--adm', _bad_npz(t, numpy.zeros((9, 8, 8, 3), numpy.uint8)), '--splits', '2'],
+     2, '--adm cuts the predictions as ADM does, into parts of 5000: give --split-size N'),
+]
+
+
+@pytest.mark.parametrize('make,code,message', BAD_REFERENCES,
+                         ids=[b[2][:40] for b in BAD_REFERENCES])
+def test_bad_reference_is_one_line_and_nothing_is_written(model_file, png_folder, tmp_path,
+                                                          capsys, make, code, message):
+    args = make(tmp_path)
+    outputs = {'--json': tmp_path / 'r.json', '--save-stats': tmp_path / 's.npz',
+               '--plot': tmp_path / 'p.png'}
+    before = sorted(os.listdir(str(tmp_path)))
+    got, out, err = _cli(capsys, png_folder, '--model', model_file, *args,
+                         *[a for flag, path in outputs.items() for a in (flag, path)])
+    assert got == code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('inception-score: error: '), err
+    assert message.format(tmp_path / 'absent.npz') in lines[0] and out == ''
+    assert sorted(os.listdir(str(tmp_path))) == before  # no output, no .part file
+
+
+@pytest.mark.parametrize('flags,message', [
+    (['--splits', '3', '--split-size', '5'], 'argument --split-size: not allowed with '
+                                             'argument --splits'),
+    (['--fid', 'a.npz', '--adm', 'b.npz'], 'argument --adm: not allowed with argument --fid'),
+])
+def test_exclusive_flags_are_one_usage_line(png_folder, capsys, flags, message):
+    with pytest.raises(SystemExit) as e:
+        score_main([str(png_folder)] + flags)
+    assert e.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        'inception-score: error: {} (see inception-score --help)'.format(message)]
+
+
+def test_outputs_clash_with_inputs_before_any_work(model_file, png_folder, reference_folder,
+                                                   tmp_path, capsys):
+    ref_folder, _ = reference_folder
+    code, _, err = _cli(capsys, png_folder, '--model', model_file, '--fid', ref_folder,
+                        '--save-stats', ref_folder / 'stats.npz')
+    assert code == 2 and 'is inside the reference folder' in err
+    code, _, err = _cli(capsys, png_folder, '--model', model_file, '--plot',
+                        tmp_path / 'x.json', '--json', tmp_path / 'x.json')
+    assert code == 2 and 'are the same file' in err
+    assert not (ref_folder / 'stats.npz').exists() and os.listdir(str(tmp_path)) == ['samples']
+
+
+def test_plot_without_matplotlib_is_one_line_before_any_work(model_file, png_folder, tmp_path,
+                                                             capsys, monkeypatch):
+    for name in [m for m in sys.modules if m == 'matplotlib' or m.startswith('matplotlib.')]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)  # import matplotlib -> ImportError
+    code, out, err = _cli(capsys, png_folder, '--model', model_file, '--plot',
+                          tmp_path / 'p.png', '--json', tmp_path / 'r.json')
+    assert code == 1 and out == ''
+    assert err.strip() == ('inception-score: error: plotting needs matplotlib: pip install '
+                           'matplotlib')
+    assert os.listdir(str(tmp_path)) == ['samples']
+
+
 def _score_process(*args, **kwargs):
     return subprocess.run([sys.executable, '-m', 'inception_score'] + [str(a) for a in args],
                           capture_output=True, text=True, cwd=ROOT, **kwargs)

@@ -190,3 +190,49 @@ def test_distributed_score_equals_single_process_under_mpiexec(model_file):
     lines = sorted(l for l in proc.stdout.splitlines() if l.startswith('rank'))
     assert lines == ['rank 0 ok 40 41 1 gen sharded hint',
                      'rank 1 ok 40 41 1 gen sharded hint'], proc.stdout
+
+
+def test_trainer_reports_fid_from_the_same_pass(model, tmp_path):
+    from inception_score.fid import frechet_distance
+    from inception_score.io import to_pixel_range
+    network = model.network()
+    real = numpy.random.RandomState(3).uniform(0, 255, (8, 3, 20, 20)).astype(numpy.float32)
+    real_features = network.features(real).astype(numpy.float64)
+    stats = tmp_path / 'fid_stats_real.npz'  # TTUR's format: mu, sigma
+    numpy.savez(str(stats), mu=real_features.mean(0), sigma=numpy.cov(real_features,
+                                                                        rowvar=False))
+    gen = TinyGenerator()
+    target = L.Classifier(L.Linear(4, 2))
+    optimizer = chainer.optimizers.SGD()
+    optimizer.setup(target)
+    data = chainer.datasets.TupleDataset(numpy.ones((4, 4), numpy.float32),
+                                         numpy.zeros(4, numpy.int32))
+    updater = training.updaters.StandardUpdater(chainer.iterators.SerialIterator(data, 4),
+                                                optimizer)
+    trainer = training.Trainer(updater, (1, 'iteration'), out=str(tmp_path / 'out'))
+    trainer.extend(InceptionScoreExtension(gen, model, n_samples=6, batch_size=3, splits=2,
+                                           seed=5, fid_reference=str(stats)),
+                   trigger=(1, 'iteration'))
+    trainer.extend(extensions.LogReport(trigger=(1, 'iteration')))
+    trainer.run()
+    (entry,) = json.load(open(str(tmp_path / 'out' / 'log')))
+    # The samples the extension drew: the generator under RandomState(5), batches of 3.
+    rng = numpy.random.RandomState(5)
+    with chainer.using_config('train', False):
+        ims = numpy.concatenate([gen.bn(gen.l(rng.normal(0, 1, (3, 8)).astype(numpy.float32)))
+                                 .array for _ in range(2)])
+    ims = to_pixel_range(numpy.tanh(ims).reshape(6, 3, 16, 16), (-1, 1))
+    features = network.features(ims).astype(numpy.float64)
+    expected = frechet_distance(features.mean(0), numpy.cov(features, rowvar=False),
+                                real_features.mean(0), numpy.cov(real_features, rowvar=False))
+    assert entry['inception_score/fid'] == pytest.approx(expected, rel=1e-6)
+    assert (entry['inception_score/mean'], entry['inception_score/std']) == \
+        inception_score_from_generator(gen, model, 6, batch_size=3, splits=2, seed=5)
+
+
+def test_bad_fid_reference_fails_when_the_extension_is_made(model, tmp_path):
+    path = tmp_path / 'stats.npz'
+    numpy.savez(str(path), mu=numpy.zeros(3), sigma=numpy.eye(3))
+    with pytest.raises(InputError, match='the statistics are of 3 features, expected 2048'):
+        InceptionScoreExtension(lambda n: None, model, n_samples=10, splits=2,
+                                fid_reference=str(path))

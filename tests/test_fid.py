@@ -164,6 +164,7 @@ def test_streamed_and_merged_statistics_equal_batch_formula():
 
 
 def test_allreduce_over_two_mpi_processes_equals_one_process():
+    pytest.importorskip('chainermn')
     mpiexec = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run([mpiexec, '-n', '2', sys.executable,

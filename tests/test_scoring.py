@@ -92,3 +92,66 @@ def test_generator_with_bad_range_fails_at_the_first_batch(network):
     with pytest.raises(InputError, match='yielded 2 of the 4 announced'):
         inception_score_from_batches(network, [numpy.full((2, 3, 8, 8), 9, numpy.uint8)], 4,
                                      splits=2)
+
+
+def test_evaluate_images_gives_the_score_classes_and_statistics_of_one_pass(network,
+                                                                          small_uint8):
+    from inception_score import evaluate_images
+    result = evaluate_images(network, small_uint8, batch_size=4, splits=2, statistics=True)
+    assert (result['inception_score']['mean'], result['inception_score']['std']) == \
+        inception_score(network, small_uint8, batch_size=4, splits=2)
+    assert result['split_rule'] == 'splits=2' and 'fid' not in result
+    # The network's own outputs, batch by batch as the pass ran them.
+    outs = [network.forward(small_uint8[i:i + 4], ('logits', 'pool_3')) for i in (0, 4)]
+    logits = numpy.concatenate([o['logits'] for o in outs])
+    counts = numpy.bincount(logits.argmax(axis=1), minlength=1008)
+    assert result['predictions']['distinct_classes'] == int((counts > 0).sum())
+    assert {t['index']: t['count'] for t in result['predictions']['top_classes']} == \
+        {i: c for i, c in enumerate(counts) if c}
+    features = numpy.concatenate([o['pool_3'] for o in outs]).astype(numpy.float64)
+    direct = features.mean(axis=0), numpy.cov(features, rowvar=False)
+    for ours, theirs in zip((result['statistics']['mu'], result['statistics']['sigma']),
+                            direct):
+        assert numpy.abs(ours - theirs).max() <= 1e-10 * numpy.abs(theirs).max()
+
+
+def test_evaluate_images_names_classes_from_the_model_file(model_file, small_uint8,
+                                                         class_names):
+    from inception_score import evaluate_images
+    result = evaluate_images(model_file, small_uint8, splits=1, split_size=None)
+    for entry in result['predictions']['top_classes']:
+        assert entry['name'] == class_names[entry['index']]
+
+
+@pytest.mark.parametrize('kwargs,error,message', [
+    ({'metrics': ('fid',)}, 'UsageError', 'fid needs a reference'),
+    ({'splits': 2, 'split_size': 3}, 'UsageError', 'give splits or split_size, not both'),
+    ({'reference': numpy.zeros((5, 3, 8, 8), numpy.uint8), 'metrics': 'precision_recall',
+      'splits': 1}, 'InputError', '3 images are too few: precision/recall needs at least 4'),
+])
+def test_evaluate_images_refuses_before_any_work(kwargs, error, message):
+    from inception_score import evaluate_images
+
+    class Untouchable:
+        def network(self):
+            raise AssertionError('the network must not be needed')
+
+    with pytest.raises(Exception) as info:
+        evaluate_images(Untouchable(), numpy.zeros((3, 3, 8, 8), numpy.uint8), **kwargs)
+    assert type(info.value).__name__ == error and str(info.value) == message
+
+
+def test_distributed_evaluation_equals_one_process_under_mpiexec(model_file):
+    pytest.importorskip('chainermn')
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    mpiexec = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
+    proc = subprocess.run([mpiexec, '-n', '2', sys.executable,
+                           os.path.join(ROOT, 'tests', 'mpi_evaluate.py'), model_file],
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=ROOT))  # this checkout's package
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = sorted(l for l in proc.stdout.splitlines() if l.startswith('rank'))
+    assert [l.split()[:3] for l in lines] == [['rank', '0', 'ok'], ['rank', '1', 'ok']]

@@ -1,0 +1,168 @@
+"""The reference set of FID, sFID and precision/recall, decided by what a path holds:
+
+- a folder of images, an .npy of images, or an .npz whose `arr_0` holds images and no
+  statistics: its features are computed in the same run, with the same options as the images
+  scored;
+- an .npz with `mu` and `sigma`: TTUR's statistics (e.g. fid_stats_cifar10_train.npz, or what
+  `--save-stats` wrote);
+- OpenAI's ADM reference batch: an .npz with `arr_0` images and precomputed `mu`, `sigma`,
+  `mu_s`, `sigma_s`: its statistics are used as they are (as ADM's evaluator does), its images
+  only where they are needed (precision/recall, or statistics it lacks).
+
+Everything is read and checked when the reference is opened, before any image is scored.
+"""
+import os
+
+from inception_score import adm, topology
+from inception_score.errors import InputError, UsageError
+
+METRICS = ('fid', 'sfid', 'precision_recall')
+METRIC_NAMES = {'fid': 'FID', 'sfid': 'sFID', 'precision_recall': 'precision/recall'}
+# Fewest reference images each metric can use: a covariance needs 2, k = 3 neighbours need 4.
+MIN_IMAGES = {'fid': 2, 'sfid': 2, 'precision_recall': adm.NHOOD_SIZE + 1}
+
+
+def check_metrics(metrics):
+    """`metrics` as a tuple of names from METRICS (one-line UsageError otherwise)."""
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise UsageError('unknown metric {!r}: choose from {}'.format(
+            unknown[0], ', '.join(METRICS)))
+    return metrics
+
+
+class Reference:
+    """What is known of a reference set.
+
+    source: its images (a source from sources.py), or None when only statistics are known.
+    statistics, spatial: (mu, sigma) of pool_3 and of ADM's spatial features as read from a
+        file (float64), or None: then they are computed from `source`.
+    provenance: plain values for the report (path, sha256, format, ...).
+    """
+
+    def __init__(self, source=None, statistics=None, spatial=None, provenance=None):
+        self.source = source
+        self.statistics = statistics
+        self.spatial = spatial
+        self.provenance = dict(provenance or {})
+
+    @property
+    def name(self):
+        return self.provenance.get('path') or 'the reference'
+
+    def needs_images(self, metrics):
+        """Whether `metrics` need a pass over the reference images."""
+        return ('precision_recall' in metrics
+                or ('fid' in metrics and self.statistics is None)
+                or ('sfid' in metrics and self.spatial is None))
+
+    def check(self, metrics):
+        """Fail (one line) unless everything `metrics` need is here; returns self."""
+        for metric in check_metrics(metrics):
+            known = {'fid': self.statistics, 'sfid': self.spatial}.get(metric)
+            if known is not None:
+                continue
+            if self.source is None:
+                raise InputError('{}: {} needs the reference images (or their statistics), '
+                                 'which it does not hold'.format(self.name, METRIC_NAMES[metric]))
+            if len(self.source) < MIN_IMAGES[metric]:
+                raise InputError('{}: {} needs at least {} reference images, got {}'.format(
+                    self.name, METRIC_NAMES[metric], MIN_IMAGES[metric], len(self.source)))
+        return self
+
+    def describe(self, metrics):
+        """The provenance, with where each statistic came from, for the report."""
+        info = dict(self.provenance)
+        if self.source is not None and self.needs_images(metrics):
+            info['images'] = len(self.source)
+            skipped = list(getattr(self.source, 'skipped', []))
+            if skipped:
+                info['skipped_files'] = skipped
+        for metric, known in (('fid', self.statistics), ('sfid', self.spatial)):
+            if metric in metrics:
+                info[metric + '_statistics'] = 'file' if known is not None else 'images'
+        return info
+
+
+def _magic(path):
+    from inception_score.io import open_regular
+    with open_regular(path) as f:  # a FIFO fails at once instead of blocking
+        return f.read(6)
+
+
+def _file_provenance(path):
+    from inception_score.fetch import sha256_file
+    return {'path': path, 'sha256': sha256_file(path)}
+
+
+def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
+                   allow_16bit=False):
+    """The Reference at `path` for `metrics` (see METRICS), read and checked now.
+
+    Images are opened with the given options (those of the images scored); statistics files
+    are checked by fid.load_statistics. Errors are one line naming the file.
+    """
+    from inception_score.fid import load_statistics, npz_keys, read_provenance
+    from inception_score.sources import FolderSource, load_array_file
+    metrics = check_metrics(metrics)
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        source = FolderSource(path, skip_bad=skip_bad, allow_16bit=allow_16bit)
+        return Reference(source, provenance={'path': path, 'sha256': None,
+                                             'format': 'image-folder'}).check(metrics)
+    if not os.path.exists(path):
+        raise UsageError('reference {} does not exist'.format(path))
+    magic = _magic(path)
+    if magic == b'\x93NUMPY':
+        source = load_array_file(path, value_range=value_range)
+        return Reference(source, provenance=dict(_file_provenance(path),
+                                                 format='image-array')).check(metrics)
+    if not magic.startswith(b'PK'):
+        raise InputError('{}: neither a folder of images, an .npy/.npz of images nor an .npz '
+                         'of FID statistics (mu, sigma)'.format(path))
+    keys = npz_keys(path)
+    reference = Reference(provenance=dict(read_provenance(path), **_file_provenance(path)))
+    if 'fid' in metrics and ({'mu', 'sigma'} & keys or 'arr_0' not in keys):
+        reference.statistics = load_statistics(path, dim=topology.NUM_FEATURES)
+    if 'sfid' in metrics and {'mu_s', 'sigma_s'} & keys:
+        reference.spatial = load_statistics(path, spatial=True, dim=adm.SPATIAL_FEATURES)
+    if reference.needs_images(metrics) and 'arr_0' in keys:
+        reference.source = load_array_file(path, key='arr_0', value_range=value_range)
+    return reference.check(metrics)
+
+
+def as_reference(reference, metrics=('fid',), value_range=(0, 255)):
+    """A Reference from what the Python API accepts: None, a Reference, a path (see
+    open_reference), a (mu, sigma) pair of pool_3 statistics, or an (N, 3, H, W) image array
+    in `value_range`."""
+    from inception_score.fid import check_statistics
+    from inception_score.sources import ArraySource
+    metrics = check_metrics(metrics)
+    if reference is None:
+        return None
+    if isinstance(reference, Reference):
+        return reference.check(metrics)
+    if isinstance(reference, (str, os.PathLike)):
+        return open_reference(reference, metrics, value_range)
+    if isinstance(reference, (tuple, list)) and len(reference) == 2:
+        statistics = check_statistics(*reference, dim=topology.NUM_FEATURES,
+                                      where='reference statistics')
+        return Reference(statistics=statistics,
+                         provenance={'format': 'statistics'}).check(metrics)
+    if getattr(reference, 'ndim', None) == 4:
+        source = ArraySource(reference, value_range, name='reference images')
+        return Reference(source, provenance={'format': 'image-array'}).check(metrics)
+    raise InputError('the reference must be a path, a (mu, sigma) pair or an (N, 3, H, W) '
+                     'image array, got {}'.format(type(reference).__name__))
+
+
+def load_fid_statistics(reference):
+    """pool_3 (mu, sigma) from a statistics file path or a (mu, sigma) pair, checked."""
+    ref = as_reference(reference, ('fid',))
+    if ref.statistics is None:
+        raise InputError('{}: give FID statistics (an .npz with mu and sigma, or a (mu, sigma) '
+                         'pair), not images'.format(ref.name))
+    return ref.statistics
