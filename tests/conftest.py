@@ -1,9 +1,9 @@
 """Session fixtures: the synthetic graph, its archive, the converted model file and TensorFlow's
 own outputs are built once and shared by the tests."""
-import io
+import hashlib
 import os
+import shutil
 import sys
-import tarfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
@@ -12,8 +12,10 @@ import numpy  # noqa: E402
 import pytest  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
+import artifacts  # noqa: E402
 import label_files  # noqa: E402
 import synthetic_graph  # noqa: E402
+from synthetic_graph import make_tgz  # noqa: E402,F401 (tests import it from here)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,31 +23,75 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIDELITY_SIZES = ((64, 32, 32), (48, 64, 64), (24, 299, 299), (32, 48, 80), (32, 360, 320))
 
 
+# What the synthetic weights, graph and archive are made from (see artifacts.py): the generator's
+# code and TensorFlow's arithmetic.
+GRAPH_PARTS = (artifacts.Source('tests/synthetic_graph.py', 'bench/synthetic_weights.py',
+                                'tests/label_files.py', 'inception_score/topology.py'),
+               artifacts.dist_version('tensorflow-cpu', 'tensorflow'), 'seed 0')
+
+
+def _params_to_arrays(params):
+    flat = {}
+    for name, value in params.items():
+        if isinstance(value, dict):
+            for field, a in value.items():
+                flat['{}|{}'.format(name, field)] = numpy.asarray(a)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _params_from_arrays(flat):
+    params = {}
+    for key, a in flat.items():
+        if '|' not in key:
+            params[key] = a
+            continue
+        name, field = key.split('|')
+        value = bool(a) if field == 'scale' else float(a) if field == 'eps' else a
+        params.setdefault(name, {})[field] = value
+    return params
+
+
 @pytest.fixture(scope='session')
 def synthetic_params():
-    return synthetic_graph.calibrated_params(seed=0)
+    def build():
+        return _params_to_arrays(synthetic_graph.calibrated_params(seed=0))
+    return _params_from_arrays(artifacts.cached_arrays('params', GRAPH_PARTS, build))
+
+
+def _graph_pb(synthetic_params):
+    """Path of the cached serialized synthetic graph."""
+    def build(path):
+        with open(path, 'wb') as f:
+            f.write(synthetic_graph.build_graph_def(synthetic_params).SerializeToString())
+    return artifacts.cached_file('graph', GRAPH_PARTS, build, '.pb')
 
 
 @pytest.fixture(scope='session')
 def graph_def(synthetic_params):
-    return synthetic_graph.build_graph_def(synthetic_params)
+    import tensorflow as tf
+    with open(_graph_pb(synthetic_params), 'rb') as f:
+        return tf.compat.v1.GraphDef.FromString(f.read())
 
 
 @pytest.fixture(scope='session')
-def graph_files(graph_def, tmp_path_factory):
+def graph_files(synthetic_params, tmp_path_factory):
     """The synthetic graph as a bare .pb and as a .tgz laid out like inception-2015-12-05.tgz,
-    with label files in the official formats (so the model file has class names)."""
+    with label files in the official formats (so the model file has class names). Copies of
+    the cached files: tests may write beside them."""
+    cached_pb = _graph_pb(synthetic_params)
+
+    def build(path):
+        with open(cached_pb, 'rb') as f:
+            data = f.read()
+        synthetic_graph.make_tgz(path, synthetic_graph.archive_members(data))
+    cached_tgz = artifacts.cached_file('archive', GRAPH_PARTS, build, '.tgz')
     d = tmp_path_factory.mktemp('graph')
-    data = graph_def.SerializeToString()
-    pb = d / 'classify_image_graph_def.pb'
-    pb.write_bytes(data)
-    tgz = d / 'inception-2015-12-05.tgz'
-    label_map, synset_words, _, _ = label_files.synthetic_labels()
-    make_tgz(tgz, {'classify_image_graph_def.pb': data,
-                   'imagenet_2012_challenge_label_map_proto.pbtxt': label_map,
-                   'imagenet_synset_to_human_label_map.txt': synset_words,
-                   'LICENSE': b'synthetic test archive\n'})
-    return {'pb': str(pb), 'tgz': str(tgz), 'bytes': data}
+    pb, tgz = d / 'classify_image_graph_def.pb', d / 'inception-2015-12-05.tgz'
+    shutil.copyfile(cached_pb, str(pb))
+    shutil.copyfile(cached_tgz, str(tgz))
+    return {'pb': str(pb), 'tgz': str(tgz), 'bytes': pb.read_bytes()}
 
 
 @pytest.fixture(scope='session')
@@ -56,19 +102,20 @@ def class_names():
             for i in range(1008)]
 
 
-def make_tgz(path, members):
-    with tarfile.open(str(path), 'w:gz', compresslevel=1) as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-
-
 @pytest.fixture(scope='session')
 def model_file(graph_files, tmp_path_factory):
+    """The archive converted by our converter (download.py --graph). Kept in the cache keyed by
+    the archive and the package's code, so the second CI environment reads the first's
+    conversion; test_download.py and test_convert.py convert afresh in each."""
     from inception_score.weights import build_model_file
+    with open(graph_files['tgz'], 'rb') as f:
+        archive = hashlib.sha256(f.read()).digest()
+    cached = artifacts.cached_file(
+        'model', (archive, artifacts.Source('inception_score'), GRAPH_PARTS[1]),
+        lambda path: build_model_file(path, graph=graph_files['tgz'], progress=False,
+                                      log=lambda m: None), '.model')
     path = tmp_path_factory.mktemp('model') / 'inception_score.model'
-    build_model_file(str(path), graph=graph_files['tgz'], progress=False, log=lambda m: None)
+    shutil.copyfile(cached, str(path))
     return str(path)
 
 
@@ -95,11 +142,15 @@ def fidelity_images():
 
 
 @pytest.fixture(scope='session')
-def tf_outputs(graph_def, fidelity_images):
+def tf_outputs(synthetic_params, graph_def, fidelity_images):
     """TensorFlow's pool_3 features and bias-free logits for every group, concatenated."""
-    outs = [synthetic_graph.run_graph_def(graph_def, group) for group in fidelity_images]
-    return (numpy.concatenate([f for f, _ in outs]),
-            numpy.concatenate([l for _, l in outs]))
+    def build():
+        outs = [synthetic_graph.run_graph_def(graph_def, group) for group in fidelity_images]
+        return {'pool_3': numpy.concatenate([f for f, _ in outs]),
+                'logits': numpy.concatenate([l for _, l in outs])}
+    out = artifacts.cached_arrays('tf-outputs', GRAPH_PARTS + (
+        list(fidelity_images), artifacts.Source('tests/synthetic_graph.py')), build)
+    return out['pool_3'], out['logits']
 
 
 @pytest.fixture(scope='session')

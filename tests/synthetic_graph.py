@@ -4,8 +4,10 @@ with random weights calibrated so that the score is far from 1 and every layer m
 Built NodeDef by NodeDef (the graph uses BatchNormWithGlobalNormalization, removed from GraphDef
 version 9, so it cannot be built with Python ops; `versions.producer` stays unset).
 """
+import io
 import os
 import sys
+import tarfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
@@ -196,3 +198,22 @@ def run_graph_def(graph_def, images_nhwc, batch_size=50):
                 feats.append(f.reshape(len(f), -1))
                 logits.append(l)
     return numpy.concatenate(feats), numpy.concatenate(logits)
+
+
+def archive_members(graph_bytes):
+    """The members of inception-2015-12-05.tgz around a graph: the label files in the official
+    formats (so the model file has class names) and a licence."""
+    import label_files
+    label_map, synset_words, _, _ = label_files.synthetic_labels()
+    return {'classify_image_graph_def.pb': graph_bytes,
+            'imagenet_2012_challenge_label_map_proto.pbtxt': label_map,
+            'imagenet_synset_to_human_label_map.txt': synset_words,
+            'LICENSE': b'synthetic test archive\n'}
+
+
+def make_tgz(path, members):
+    with tarfile.open(str(path), 'w:gz', compresslevel=1) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))

@@ -20,8 +20,9 @@ import pytest
 from PIL import Image
 
 import adm_reference as ref
+import artifacts
 import synthetic_graph
-from conftest import ROOT
+from conftest import GRAPH_PARTS, ROOT
 from inception_score import adm
 from inception_score.scoring import evaluate_source
 from inception_score.sources import ArraySource, ConcatSource
@@ -53,16 +54,27 @@ def image_sets():
 
 @pytest.fixture(scope='module')
 def tensorflow_side(graph_def, image_sets):
-    """ADM's activations and its five numbers, computed by the TensorFlow transcription."""
+    """ADM's activations and its five numbers, computed by the TensorFlow transcription (kept in
+    the test cache: they depend only on the graph, the images and the transcription)."""
     samples, reference = image_sets
-    acts = [ref.activations(graph_def, group) for group in samples]
-    pool3 = np.concatenate([a for a, _ in acts])
-    spatial = np.concatenate([s for _, s in acts])
-    ref_pool3, ref_spatial = ref.activations(graph_def, reference)
-    numbers = ref.compute_all(pool3, spatial, ref_pool3, ref_spatial, graph_def,
-                              split_size=SPLIT_SIZE)
-    return {'pool3': pool3, 'spatial': spatial, 'ref_pool3': ref_pool3,
-            'ref_spatial': ref_spatial, 'numbers': numbers}
+
+    def build():
+        acts = [ref.activations(graph_def, group) for group in samples]
+        pool3 = np.concatenate([a for a, _ in acts])
+        spatial = np.concatenate([s for _, s in acts])
+        ref_pool3, ref_spatial = ref.activations(graph_def, reference)
+        numbers = ref.compute_all(pool3, spatial, ref_pool3, ref_spatial, graph_def,
+                                  split_size=SPLIT_SIZE)
+        out = {'pool3': pool3, 'spatial': spatial, 'ref_pool3': ref_pool3,
+               'ref_spatial': ref_spatial}
+        out.update(('numbers|' + k, np.float64(v)) for k, v in numbers.items())
+        return out
+
+    out = artifacts.cached_arrays('adm-tensorflow', GRAPH_PARTS + (
+        samples, reference, SPLIT_SIZE, artifacts.Source('tests/adm_reference.py'),
+        artifacts.dist_version('numpy'), artifacts.dist_version('scipy')), build)
+    numbers = {k.split('|')[1]: float(v) for k, v in out.items() if k.startswith('numbers|')}
+    return dict({k: v for k, v in out.items() if '|' not in k}, numbers=numbers)
 
 
 def _close(ours, theirs):
