@@ -365,7 +365,8 @@ def read_graph(path, name=None, max_graph_bytes=MAX_GRAPH_BYTES,
             return {'graph': f.read(), 'labels': {}}
     caps = dict.fromkeys(LABEL_MEMBERS, max_label_bytes)
     caps[GRAPH_MEMBER] = max_graph_bytes
-    found = read_archive(path, caps, name=name, kind=kind, max_total_bytes=max_total_bytes)
+    found = {posixpath.basename(member): data for member, data in read_archive(
+        path, caps, name=name, kind=kind, max_total_bytes=max_total_bytes).items()}
     if GRAPH_MEMBER not in found:
         raise ConversionError('{} holds no {}: it is not the inception-2015-12-05 archive'.format(
             name, GRAPH_MEMBER))
@@ -375,7 +376,7 @@ def read_graph(path, name=None, max_graph_bytes=MAX_GRAPH_BYTES,
 def read_archive(path, caps, name=None, kind=None, what='the inception-2015-12-05 archive',
                  expected=_EXPECTED, error=DownloadError, max_total_bytes=MAX_ARCHIVE_BYTES,
                  max_members=None):
-    """{base name: bytes} of the members of the .tgz/.tar at `path` whose base names are keys
+    """{member name: bytes} of the members of the .tgz/.tar at `path` whose base names are keys
     of `caps` ({base name: most bytes allowed}); the one archive reader (the graph's and
     CIFAR-10's).
 
@@ -442,15 +443,16 @@ def _drain(stream):
 
 
 def _read_members(tar, caps, name, what, error, max_members):
-    found = {}
+    found, bases = {}, set()
     for count, member in enumerate(tar, 1):
         if count > max_members:
             raise error('{} holds more than {} files: not {}'.format(name, max_members, what))
         base = posixpath.basename(member.name)
         if base not in caps or not member.isfile():
             continue
-        if base in found:
+        if base in bases:
             raise error('{} holds {} twice: not {}'.format(name, base, what))
+        bases.add(base)
         if member.size > caps[base]:
             raise error('{}: {} claims {}, more than the {} cap: not {} (a decompression '
                         'bomb?)'.format(name, member.name, _mb(member.size), _mb(caps[base]),
@@ -459,7 +461,7 @@ def _read_members(tar, caps, name, what, error, max_members):
         if len(data) != member.size:
             raise EOFError('{} ends after {} of its {} bytes'.format(
                 member.name, len(data), member.size))
-        found[base] = data
+        found[member.name] = data
     return found
 
 
