@@ -125,7 +125,7 @@ def parser():
                    help='3 iterations on random data with 8 scored samples (CPU test)')
     p.add_argument('--quiet', action='store_true',
                    help='no progress bars (by default they are drawn on stderr when it is a '
-                        'terminal: training, then each evaluation)')
+                        'terminal: the training images, and each evaluation)')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
 
@@ -135,27 +135,20 @@ def check_paths(args):
     work: an output never lands on an input. Returns (model path or None when there is none
     to find, CIFAR-10 plan (path, to_download))."""
     from inception_score import cifar10, files, modelfile
-    from inception_score.errors import UsageError
     data = (None, False) if args.smoke else cifar10.plan(
         args.data, allow_download=not args.no_download)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError('--out {} is a file: give a folder for the log and the '
-                         'plot'.format(args.out))
     model = modelfile.find_model() if args.model is None else args.model
     inputs = [('--model', model)]
     inputs += [('CIFAR-10 copy', p) for p in (cifar10.inputs(data[0]) if data[0] else [])]
-    if os.path.isdir(args.out):
-        files.check_outputs({'--out {}/{}'.format(args.out, name): os.path.join(args.out, name)
-                             for name in OUTPUTS}, inputs)
-    elif os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        files.check_writable(args.out)  # the trainer creates it: nothing is inside it yet
+    files.check_output_folder('--out', args.out, OUTPUTS, inputs)
     return model, data
 
 
 OUTPUTS = ('log', 'inception_score.png')  # what LogReport and PlotReport write in --out
 
 
-def main(args):
+def train(args):
+    from inception_score.report import progress_bar
     model, data = check_paths(args)
     progress = not args.quiet and sys.stderr.isatty()  # as the extension: never in job logs
     if args.smoke:
@@ -189,19 +182,23 @@ def main(args):
     trainer.extend(extensions.PrintReport(['epoch', 'iteration', 'loss_gen', 'loss_dis',
                                            'inception_score/mean', 'inception_score/std']),
                    trigger=every)
-    if progress:  # the iterations between two reports (an epoch of CIFAR-10 is 782 of them)
-        trainer.extend(extensions.ProgressBar(update_interval=1 if args.smoke else 10,
-                                              out=sys.stderr))
     if extensions.PlotReport.available():
         trainer.extend(extensions.PlotReport(['inception_score/mean'], every[1],
                                              trigger=every, file_name='inception_score.png'))
-    trainer.run()
+    # Training between two reports (an epoch of CIFAR-10 is 782 iterations) as a bar of images
+    # on stderr, like the evaluations' (Chainer 7's ProgressBar ignores its `out`: stdout).
+    total = stop[0] * (args.batchsize if stop[1] == 'iteration' else len(train))
+    with progress_bar(total, disable=not progress, desc='training') as bar:
+        if bar is not None:
+            trainer.extend(lambda t: bar(min(t.updater.iteration * args.batchsize, total),
+                                         total), name='training_progress')
+        trainer.run()
 
 
-def cli_main(argv=None):
+def main(argv=None):
     from inception_score.cli import run
-    return run(main, argv, parser())
+    return run(train, argv, parser())
 
 
 if __name__ == '__main__':
-    sys.exit(cli_main())
+    sys.exit(main())

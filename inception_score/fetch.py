@@ -454,9 +454,11 @@ def _read_members(tar, caps, name, what, error, max_members):
             raise error('{} holds {} twice: not {}'.format(name, base, what))
         bases.add(base)
         if member.size > caps[base]:
+            claimed, cap = _mb(member.size), _mb(caps[base])
+            if claimed == cap:  # just over the cap (a CIFAR-10 batch's is exact): in bytes
+                claimed, cap = '{} bytes'.format(member.size), '{} bytes'.format(caps[base])
             raise error('{}: {} claims {}, more than the {} cap: not {} (a decompression '
-                        'bomb?)'.format(name, member.name, _mb(member.size), _mb(caps[base]),
-                                        what))
+                        'bomb?)'.format(name, member.name, claimed, cap, what))
         data = tar.extractfile(member).read()
         if len(data) != member.size:
             raise EOFError('{} ends after {} of its {} bytes'.format(
