@@ -3,14 +3,21 @@
 Read, whichever is at hand:
 - the official archives: cifar-10-python.tar.gz (pickled batches, read with an unpickler that
   admits only plain arrays, lists, bytes, str and numbers) or cifar-10-binary.tar.gz (raw
-  records: no pickle at all), read in memory, nothing extracted;
+  records: no pickle at all), read in memory, nothing extracted, by fetch.read_archive (the
+  graph's reader: the whole gzip stream, so its CRC and length are checked);
 - either extracted: the folder cifar-10-batches-py or cifar-10-batches-bin (or a folder
   holding one of them);
 - Chainer's cache of it, $CHAINER_DATASET_ROOT/pfnet/chainer/cifar/cifar-10.npz (what
-  chainer.datasets.get_cifar10 leaves; a plain .npz, read without pickle).
+  chainer.datasets.get_cifar10 leaves), read by arrayfile.ArrayFile: no pickle, shapes from
+  the headers checked before anything is read.
 
-`download()` fetches cifar-10-python.tar.gz (checked against its published MD5) next to the
-default model file, where `find()` looks too.
+Every batch is checked for what CIFAR-10 has (sizes from the tar headers or the file system
+before reading, 1 to 10,000 images of (3072,) uint8, one label 0-9 each); a FIFO, a device or
+an unreadable file is one line, never a hang or a traceback.
+
+`plan()` decides the copy a run reads (given, found, or a download still to make) before any
+work, so that outputs can be checked against it; `download()` fetches cifar-10-python.tar.gz
+(checked against its published MD5) next to the default model file, where `find()` looks too.
 
 Images come as uint8 (N, 3, 32, 32), in the official order: data_batch_1 ... data_batch_5
 for 'train' (50,000 images), test_batch for 'test' (10,000).
