@@ -373,6 +373,7 @@ def test_unreadable_archive_batch_or_folder_is_one_line(cifar):
         code = ('import os, sys\nsys.path.insert(0, {root!r})\nimport example\n'
                 'import inception_score.cifar10, inception_score.fetch, inception_score.report\n'
                 'import inception_score.scoring, inception_score.sources\n'
+                'example.parser().parse_args([])\n'  # argparse imports gettext, locale lazily
                 'if os.geteuid() == 0:\n    os.setgid(65534)\n    os.setuid(65534)\n'
                 'sys.stderr = sys.stdout\n'
                 'for data in {data!r}:\n'
