@@ -94,6 +94,11 @@ def _download(args):
     if outfile is None:
         outfile = modelfile.default_model_path()
         os.makedirs(os.path.dirname(outfile), exist_ok=True)
+        here = modelfile.model_search_paths()[0]
+        if os.path.isfile(here):
+            from inception_score.checks import warn
+            warn('{} is used before {} by the commands run in this folder (when no model is '
+                 'given)'.format(here, outfile))
     weights.build_model_file(outfile, url=args.url, graph=args.graph, sha256=args.sha256,
                              progress=not args.quiet)
 
@@ -144,7 +149,7 @@ def score_parser():
     p.add_argument('paths', nargs='+', metavar='PATH', help='folder, .npz or .npy')
     p.add_argument('--model', default=None,
                    help='model file from inception-score-download (default: {})'.format(
-                       modelfile.default_model_path()))
+                       modelfile.default_model_help()))
     p.add_argument('--batch-size', type=_positive, default=100,
                    help='images per forward pass (default 100; moves the score by float32 rounding '
                         'only)')
@@ -200,7 +205,8 @@ def _score(args):
     from inception_score import (checks, files, modelfile, reference, report, scoring,
                                  sources, spread)
     started = time.time()
-    model_path = modelfile.default_model_path() if args.model is None else args.model
+    # Given, or found (./inception_score.model, else the cache); None: load names both places.
+    model_path = modelfile.find_model() if args.model is None else args.model
     metrics, split_size = _metrics(args)
     ref_path = args.adm if args.adm is not None else args.fid
     # Every output is decided before any work: never onto an input, the model or each other.

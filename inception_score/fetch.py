@@ -365,44 +365,74 @@ def read_graph(path, name=None, max_graph_bytes=MAX_GRAPH_BYTES,
             return {'graph': f.read(), 'labels': {}}
     caps = dict.fromkeys(LABEL_MEMBERS, max_label_bytes)
     caps[GRAPH_MEMBER] = max_graph_bytes
-    try:
-        with open(path, 'rb') as raw, \
-                (gzip.GzipFile(fileobj=raw, mode='rb') if kind == 'gzip'
-                 else contextlib.nullcontext(raw)) as stream:
-            capped = _CappedReader(stream, max_total_bytes, name)
-            try:
-                tar = tarfile.open(fileobj=capped, mode='r|')  # sequential: nothing is seeked
-            except tarfile.ReadError as e:
-                _drain(capped)  # a corrupt stream says so here; an intact one is no tar
-                raise DownloadError('{} is {} but holds no tar archive ({}); expected {}'.format(
-                    name, 'gzip-compressed' if kind == 'gzip' else 'a tar header',
-                    _first_line(e), _EXPECTED)) from None
-            with tar:
-                found = _read_members(tar, caps, name)
-            _drain(capped)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:  # BadGzipFile is an OSError
-        raise DownloadError('{} is truncated or corrupt ({}): download it again'.format(
-            name, _first_line(e))) from None
+    found = {posixpath.basename(member): data for member, data in read_archive(
+        path, caps, name=name, kind=kind, max_total_bytes=max_total_bytes).items()}
     if GRAPH_MEMBER not in found:
         raise ConversionError('{} holds no {}: it is not the inception-2015-12-05 archive'.format(
             name, GRAPH_MEMBER))
     return {'graph': found.pop(GRAPH_MEMBER), 'labels': found}
 
 
+def read_archive(path, caps, name=None, kind=None, what='the inception-2015-12-05 archive',
+                 expected=_EXPECTED, error=DownloadError, max_total_bytes=MAX_ARCHIVE_BYTES,
+                 max_members=None):
+    """{member name: bytes} of the members of the .tgz/.tar at `path` whose base names are keys
+    of `caps` ({base name: most bytes allowed}); the one archive reader (the graph's and
+    CIFAR-10's).
+
+    Read in memory, sequentially and whole: a gzip stream's CRC and length (ISIZE) are checked
+    even past the last member wanted, so a cut trailer or a flipped byte anywhere fails. A
+    member over its cap, more than `max_total_bytes` decompressed, more than `max_members`
+    members or a wanted name twice is refused from the tar headers, before reading. `kind`:
+    'gzip' or 'tar' (default: told by the first bytes). Problems are one `error` line naming
+    `name` (default `path`); `what` and `expected` say what the archive should have been.
+    """
+    from inception_score.io import open_regular
+    name = name or path
+    max_members = MAX_MEMBERS if max_members is None else max_members
+    try:
+        with open_regular(path) as raw:
+            if kind is None:
+                head = raw.read(512)
+                raw.seek(0)
+                kind = ('gzip' if head[:2] == b'\x1f\x8b' else
+                        'tar' if head[257:262] == b'ustar' else None)
+                if kind is None:
+                    raise error('{} is neither a .tar.gz nor a .tar archive; expected {}'.format(
+                        name, expected))
+            with (gzip.GzipFile(fileobj=raw, mode='rb') if kind == 'gzip'
+                  else contextlib.nullcontext(raw)) as stream:
+                capped = _CappedReader(stream, max_total_bytes, name, what, error)
+                try:
+                    tar = tarfile.open(fileobj=capped, mode='r|')  # sequential: nothing seeked
+                except tarfile.ReadError as e:
+                    _drain(capped)  # a corrupt stream says so here; an intact one is no tar
+                    raise error('{} is {} but holds no tar archive ({}); expected {}'.format(
+                        name, 'gzip-compressed' if kind == 'gzip' else 'a tar header',
+                        _first_line(e), expected)) from None
+                with tar:
+                    found = _read_members(tar, caps, name, what, error, max_members)
+                _drain(capped)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:  # BadGzipFile is an OSError
+        raise error('{} is truncated or corrupt ({}): download it again'.format(
+            name, _first_line(e))) from None
+    return found
+
+
 class _CappedReader:
     """A file-like reader that fails once more than `limit` bytes came through."""
 
-    def __init__(self, raw, limit, name):
+    def __init__(self, raw, limit, name, what, error):
         self.raw, self.limit, self.name, self.count = raw, limit, name, 0
+        self.what, self.error = what, error
 
     def read(self, size=-1):
         room = self.limit - self.count + 1
         data = self.raw.read(room if size is None or size < 0 else min(size, room))
         self.count += len(data)
         if self.count > self.limit:
-            raise DownloadError('{} decompresses to more than {}: not the inception-2015-12-05 '
-                                'archive (a decompression bomb?)'.format(self.name,
-                                                                         _mb(self.limit)))
+            raise self.error('{} decompresses to more than {}: not {} (a decompression '
+                             'bomb?)'.format(self.name, _mb(self.limit), self.what))
         return data
 
 
@@ -412,27 +442,28 @@ def _drain(stream):
         pass
 
 
-def _read_members(tar, caps, name):
-    found = {}
+def _read_members(tar, caps, name, what, error, max_members):
+    found, bases = {}, set()
     for count, member in enumerate(tar, 1):
-        if count > MAX_MEMBERS:
-            raise DownloadError('{} holds more than {} files: not the inception-2015-12-05 '
-                                'archive'.format(name, MAX_MEMBERS))
+        if count > max_members:
+            raise error('{} holds more than {} files: not {}'.format(name, max_members, what))
         base = posixpath.basename(member.name)
         if base not in caps or not member.isfile():
             continue
-        if base in found:
-            raise DownloadError('{} holds {} twice: not the inception-2015-12-05 archive'
-                                .format(name, base))
+        if base in bases:
+            raise error('{} holds {} twice: not {}'.format(name, base, what))
+        bases.add(base)
         if member.size > caps[base]:
-            raise DownloadError('{}: {} claims {}, more than the {} cap: not the '
-                                'inception-2015-12-05 archive (a decompression bomb?)'.format(
-                                    name, member.name, _mb(member.size), _mb(caps[base])))
+            claimed, cap = _mb(member.size), _mb(caps[base])
+            if claimed == cap:  # just over the cap (a CIFAR-10 batch's is exact): in bytes
+                claimed, cap = '{} bytes'.format(member.size), '{} bytes'.format(caps[base])
+            raise error('{}: {} claims {}, more than the {} cap: not {} (a decompression '
+                        'bomb?)'.format(name, member.name, claimed, cap, what))
         data = tar.extractfile(member).read()
         if len(data) != member.size:
             raise EOFError('{} ends after {} of its {} bytes'.format(
                 member.name, len(data), member.size))
-        found[base] = data
+        found[member.name] = data
     return found
 
 
@@ -505,5 +536,5 @@ def _described(found, source, digest):
 
 __all__ = ['DEFAULT_URL', 'FALLBACK_URL', 'GRAPH_MEMBER', 'LABEL_MEMBERS', 'RELEASED_GRAPH_SHA256',
            'RELEASED_GRAPH_SIZE', 'check_sha256', 'check_url', 'download', 'is_released_graph',
-           'obtain_graph', 'read_graph', 'read_graph_bytes', 'sha256_file', 'sniff',
-           'unreleased_graph_warning']
+           'obtain_graph', 'read_archive', 'read_graph', 'read_graph_bytes', 'sha256_file',
+           'sniff', 'unreleased_graph_warning']

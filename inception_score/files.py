@@ -369,6 +369,31 @@ def check_outputs(outputs, inputs):
         check_writable(path)
 
 
+def check_output_folder(flag, folder, names, inputs):
+    """check_outputs for a folder a writer fills with the files `names` (creating it, with its
+    parents, when absent): none may land on an input, and the folder may not lie inside an
+    input folder. Raises UsageError (exit 2) before any work."""
+    if os.path.isdir(folder):
+        check_outputs({"{}'s {}".format(flag, name): os.path.join(folder, name)
+                       for name in names}, inputs)
+        return
+    if os.path.lexists(folder):
+        raise UsageError('{} {} is not a folder: give a folder for the outputs'.format(
+            flag, folder))
+    real = os.path.realpath(folder)
+    for what, source in (inputs.items() if hasattr(inputs, 'items') else inputs):
+        if source is not None and os.path.isdir(source) and _inside(
+                real, os.path.realpath(source)):
+            raise UsageError('{} {} is inside the {} folder {}: write outputs outside the '
+                             'inputs'.format(flag, folder, what, source))
+    ancestor = os.path.dirname(real)
+    while not os.path.isdir(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError('cannot create {} {}: directory {} is not writable'.format(
+            flag, folder, ancestor))
+
+
 def _refuse_clash(flag, path, real, identity, what, source):
     source_real = os.path.realpath(source)
     if os.path.isdir(source_real):
@@ -393,5 +418,6 @@ def _refuse_clash(flag, path, real, identity, what, source):
             flag, path, what, source, how))
 
 
-__all__ = ['OutputError', 'Terminated', 'atomic_output', 'check_free_space', 'check_outputs',
-           'check_writable', 'current_umask', 'output_error', 'scratch_dir', 'writing']
+__all__ = ['OutputError', 'Terminated', 'atomic_output', 'check_free_space',
+           'check_output_folder', 'check_outputs', 'check_writable', 'current_umask',
+           'output_error', 'scratch_dir', 'writing']
