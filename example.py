@@ -14,8 +14,6 @@ else cifar-10-python.tar.gz is downloaded beside the default model file (not wit
 import os
 import sys
 
-from inception_score.cli import run
-
 
 def parser():
     from inception_score.cli import Parser, _positive
@@ -95,4 +93,9 @@ def main(args):
 
 
 if __name__ == '__main__':
-    sys.exit(run(main, None, parser()))
+    try:
+        from inception_score.cli import run
+    except KeyboardInterrupt:  # Ctrl-C while Python still imports: the same one line
+        print('example.py: interrupted', file=sys.stderr)
+        sys.exit(130)
+    sys.exit(run(main, None, parser, 'example.py'))

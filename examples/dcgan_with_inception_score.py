@@ -100,7 +100,10 @@ def cifar10_train(data=None):
 
 
 def main(argv=None):
+    import inception_score
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--version', action='version',
+                   version='%(prog)s ' + inception_score.__version__)
     p.add_argument('--model', default=None,
                    help='inception_score model file (default: the default model file, where '
                         'inception-score-download writes it)')

@@ -18,6 +18,7 @@ import numpy
 from numpy.lib import format as npy_format
 
 from inception_score.errors import InputError
+from inception_score.fixes import fix
 from inception_score.io import open_regular
 
 NPY_MAGIC = b'\x93NUMPY'
@@ -122,8 +123,8 @@ class ArrayFile:
         name = key if key in names else key + '.npy'
         if name not in names:
             arrays = [n[:-4] if n.endswith('.npy') else n for n in names]
-            raise InputError('{} has no array {!r} (it has {}): pass --key NAME'.format(
-                self.path, key, ', '.join(arrays) or 'none'))
+            raise InputError('{} has no array {!r} (it has {}): pass {}'.format(
+                self.path, key, ', '.join(arrays) or 'none', fix('key', 'NAME')))
         self.label = '{} (array {!r})'.format(self.path, key)
         try:
             info = self._zip.getinfo(name)
