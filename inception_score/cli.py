@@ -77,18 +77,23 @@ def run(main, argv, parser, prog=None):
             debug = getattr(args, 'debug', False)
             with one_line_warnings(parser.prog) as args.warnings:
                 return main(args) or 0
-    except InceptionScoreError as e:
-        if debug:
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt) or _interrupted():
+            print('{}: interrupted'.format(prog), file=sys.stderr)
+            return 130
+        if isinstance(e, BrokenPipeError):  # stdout closed early (`| head`): reports are written
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        if not isinstance(e, InceptionScoreError) or debug:
             raise
         print('{}: error: {}'.format(prog, e), file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
-    except KeyboardInterrupt:
-        print('{}: interrupted'.format(prog), file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # stdout closed early (`| head`): the reports are already written
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+
+
+def _interrupted():
+    """Whether a Ctrl-C came during the run, whatever exception it became on its way up."""
+    files = sys.modules.get('inception_score.files')
+    return files is not None and files.interrupted()
 
 
 def download_parser(prog='inception-score-download'):

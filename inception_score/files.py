@@ -58,6 +58,7 @@ _previous = {}         # signal number -> handler we replaced
 _held = 0
 _deferred = []
 _once = []             # previous SIGINT handlers of the open interrupt_once blocks
+_interrupted = []      # a Ctrl-C came in the current (or last) interrupt_once block
 
 
 def _handled_signals():
@@ -91,6 +92,7 @@ def _on_signal(signum, frame):
     if signum == signal.SIGINT:
         if _once:  # stopping now: a second Ctrl-C must not cut the cleanup short
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _interrupted.append(True)
         raise KeyboardInterrupt  # as Python's own handler: the finally blocks clean up
     _remove_pending()  # now, in case some caller swallows the exit on its way up
     raise Terminated(signum)
@@ -138,6 +140,7 @@ def interrupt_once(keep=False):
     if not _in_main_thread():
         yield
         return
+    del _interrupted[:]
     _once.append(signal.getsignal(signal.SIGINT))
     signal.signal(signal.SIGINT, _on_signal)  # not a default handler: _install leaves it be
     try:
@@ -149,6 +152,13 @@ def interrupt_once(keep=False):
         elif previous is None:  # a handler set outside Python: the default is the nearest
             previous = signal.default_int_handler
         signal.signal(signal.SIGINT, previous)
+
+
+def interrupted():
+    """Whether a Ctrl-C came in the last interrupt_once block. What it raised may have been
+    replaced on its way up: numpy's C start-up reports an interrupted import as an ImportError.
+    """
+    return bool(_interrupted)
 
 
 @contextlib.contextmanager
