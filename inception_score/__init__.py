@@ -67,3 +67,9 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_CORE_NAMES) | set(_CHAINER_NAMES))
+
+
+# `from inception_score import *` gives what it gave when the core was imported eagerly (the
+# Chainer names never came with it: they need Chainer).
+__all__ = ['ConversionError', 'DownloadError', 'InceptionScoreError', 'InputError',
+           'InputWarning', 'MissingDependencyError', 'ModelFileError'] + sorted(_CORE_NAMES)

@@ -173,6 +173,19 @@ def test_without_chainer_hasattr_is_false_and_use_says_how_to_install(without_ch
     assert hasattr(inception_score, 'Network') and not hasattr(inception_score, 'nothing')
 
 
+def test_import_is_light_and_star_import_gives_the_core():
+    # The commands start by importing the package: numpy and friends load inside cli.run,
+    # where a Ctrl-C is one line, not at the import.
+    code = ('import sys, inception_score, inception_score.cli\n'
+            'print(sorted(m for m in ("numpy", "h5py", "chainer") if m in sys.modules))\n'
+            'names = {}\n'
+            'exec("from inception_score import *", names)\n'
+            'print("inception_score" in names, "Network" in names, "Inception" in names)\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.stdout.splitlines() == ['[]', 'True True False'], proc.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # Ctrl-C: one line, exit 130, whenever it comes
 
