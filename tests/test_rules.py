@@ -342,6 +342,7 @@ def test_version_of_every_command(argv, prog):
 # ---------------------------------------------------------------------------------------------
 # Image files given one by one
 
+@pytest.mark.slow
 def test_image_files_and_folders_mixed_score_as_the_images_do(model_file, network, tmp_path,
                                                                capsys):
     folder = _pngs(tmp_path / 'some', 4, size=12)
