@@ -15,8 +15,6 @@ in the dataset cache. The earlier Chainer port's flags (--infile, --samples, --b
 import os
 import sys
 
-from inception_score.cli import run
-
 
 def parser():
     from inception_score.cli import Parser, _positive
@@ -85,8 +83,14 @@ def main(args):
 
 
 def cli_main(argv=None):
-    return run(main, argv, parser())
+    from inception_score.cli import run
+    return run(main, argv, parser, 'example.py')
 
 
 if __name__ == '__main__':
+    try:
+        import inception_score.cli  # noqa: F401
+    except KeyboardInterrupt:  # Ctrl-C while Python still imports: the same one line
+        print('example.py: interrupted', file=sys.stderr)
+        sys.exit(130)
     sys.exit(cli_main())

@@ -18,6 +18,7 @@ import numpy
 from numpy.lib import format as npy_format
 
 from inception_score.errors import InputError
+from inception_score.fixes import fix
 from inception_score.io import open_regular
 
 NPY_MAGIC = b'\x93NUMPY'
@@ -65,7 +66,7 @@ class ArrayFile:
     Attributes: path, label (the file, and the member for an archive), shape, dtype.
     """
 
-    def __init__(self, path, key=None, missing_key_fix='pass --key NAME'):
+    def __init__(self, path, key=None, missing_key_fix=None):
         self.path = path
         self.label = path
         self._missing_key_fix = missing_key_fix
@@ -125,7 +126,8 @@ class ArrayFile:
         if name not in names:
             arrays = [n[:-4] if n.endswith('.npy') else n for n in names]
             raise InputError('{} has no array {!r} (it has {}): {}'.format(
-                self.path, key, ', '.join(arrays) or 'none', self._missing_key_fix))
+                self.path, key, ', '.join(arrays) or 'none',
+                self._missing_key_fix or 'pass ' + fix('key', 'NAME')))
         self.label = '{} (array {!r})'.format(self.path, key)
         try:
             info = self._zip.getinfo(name)

@@ -27,8 +27,10 @@ import urllib.parse
 import urllib.request
 import zlib
 
-from inception_score.errors import ConversionError, DownloadError, UsageError
+from inception_score.errors import (ConversionError, DownloadError, GraphNotFoundError,
+                                    UsageError)
 from inception_score.files import check_free_space, scratch_dir, writing
+from inception_score.fixes import fix, setting
 
 DEFAULT_URL = ('https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/'
                'inception-2015-12-05.tgz')
@@ -86,11 +88,12 @@ def _released(size, sha256):
 
 
 def unreleased_graph_warning(graph_sha256, source):
-    """The one-line warning to print once when converting a graph other than the released one,
-    or None for the released graph."""
+    """The one-line warning to give once when converting a graph other than the released one
+    (an InputWarning: the command line prints it as `prog: warning: ...`), or None for the
+    released graph."""
     if graph_sha256 == RELEASED_GRAPH_SHA256:
         return None
-    return ('warning: the graph from {} is not the released inception-2015-12-05 graph (SHA-256 '
+    return ('the graph from {} is not the released inception-2015-12-05 graph (SHA-256 '
             '{}, expected {}): its scores are not comparable with published Inception Scores'
             .format(source, graph_sha256, RELEASED_GRAPH_SHA256))
 
@@ -142,8 +145,8 @@ class _Watchdog:
         got, seconds = self.expired
         return DownloadError('the download from {} stalled: {} bytes in {:.0f} s, under the '
                              'minimum of {} bytes/s; run again later, or download the file '
-                             'another way and convert it with --graph PATH'.format(
-                                 url, got, seconds, self.min_rate))
+                             'another way and convert it with {}'.format(
+                                 url, got, seconds, self.min_rate, fix('graph', 'PATH')))
 
 
 def _opener(watchdog):
@@ -203,7 +206,8 @@ def _open(url, timeout, watchdog):
         if isinstance(reason, socket.timeout):
             reason = 'no answer for {} s'.format(timeout)
         raise DownloadError('cannot download {} ({}); offline? convert a local copy with '
-                            '--graph PATH'.format(url, _first_line(reason))) from None
+                            '{}'.format(url, _first_line(reason), fix('graph', 'PATH'))) \
+            from None
 
 
 def _progress_bar(total, desc):
@@ -219,8 +223,8 @@ def check_url(url):
     """Only http(s): a local file is converted with --graph, which reads it in place."""
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ('http', 'https') or not urllib.parse.urlsplit(url).netloc:
-        raise UsageError('--url {} is not an http:// or https:// URL; to convert a local file '
-                         'use --graph PATH'.format(url))
+        raise UsageError('{} is not an http:// or https:// URL; to convert a local file use '
+                         '{}'.format(setting('url', url), fix('graph', 'PATH')))
 
 
 def download(url, dest, progress=True, timeout=READ_TIMEOUT, min_rate=MIN_RATE,
@@ -301,13 +305,13 @@ def sniff(path, name=None):
     """'gzip', 'tar' or 'pb' for what `path` holds; DownloadError naming anything else."""
     name = name or path
     if os.path.isdir(path):
-        raise DownloadError('{} is a folder: give the path of {}'.format(name, _EXPECTED))
+        raise GraphNotFoundError('{} is a folder: give the path of {}'.format(name, _EXPECTED))
     try:
         with open(path, 'rb') as f:
             head = f.read(512)
     except FileNotFoundError:
-        raise DownloadError('{} does not exist: give the path of {}'.format(name, _EXPECTED)) \
-            from None
+        raise GraphNotFoundError('{} does not exist: give the path of {}'.format(
+            name, _EXPECTED)) from None
     except OSError as e:
         raise DownloadError('cannot read {}: {}'.format(name, e.strerror or e)) from None
     if not head:
@@ -488,7 +492,7 @@ def obtain_graph(url=DEFAULT_URL, graph=None, sha256=None, fallback_url=FALLBACK
     'released_graph': bool}; print `unreleased_graph_warning(...)` when it is not released.
     """
     if graph is not None:
-        found = read_graph(graph, name='--graph {}'.format(graph))  # fails fast on a wrong file
+        found = read_graph(graph, name=setting('graph', graph))  # fails fast on a wrong file
         digest = sha256_file(graph)
         log('SHA-256 of {}: {}'.format(os.path.basename(graph), digest))
         check_sha256(graph, digest, sha256)

@@ -123,16 +123,18 @@ def test_flags_that_do_not_apply_warn_one_line_each(tmp_path):
     assert proc.stderr.splitlines()[:-1] == ['inception-score: warning: ' + w for w in (
         '--seed has no effect without --shuffle (the splits are contiguous)',
         '--key applies to .npz inputs only: ignored',
-        '--layout applies to .npz/.npy inputs only: ignored',
-        '--input-range applies to float arrays in .npz/.npy inputs (image files are 8-bit): '
-        'ignored')]
+        '--layout applies to .npz/.npy images (inputs or reference) only: ignored',
+        '--input-range applies to float arrays in .npz/.npy files (inputs or reference; image '
+        'files are 8-bit): ignored')]
     assert 'not found' in proc.stderr.splitlines()[-1] and proc.returncode == 2
     proc = _cli(npy, '--skip-bad', '--allow-16bit', '--key', 'x', '--shuffle', '--seed', '3',
                 '--splits', '2', '--model', model)
     assert proc.stderr.splitlines()[:-1] == ['inception-score: warning: ' + w for w in (
         '--key applies to .npz inputs only: ignored',
-        '--skip-bad applies to image folders only: ignored',
-        '--allow-16bit applies to image folders only: ignored')]
+        '--skip-bad applies to image files (given, in folders or in a reference folder) only: '
+        'ignored',
+        '--allow-16bit applies to image files (given, in folders or in a reference folder) '
+        'only: ignored')]
 
 
 def test_report_records_input_options_and_unit_data_warnings(model_file, tmp_path):
