@@ -89,7 +89,7 @@ def cli_main(argv=None):
 
 if __name__ == '__main__':
     try:
-        import inception_score.cli  # noqa: F401
+        import inception_score.cli  # noqa: F401 (imported here, where Ctrl-C is caught)
     except KeyboardInterrupt:  # Ctrl-C while Python still imports: the same one line
         print('example.py: interrupted', file=sys.stderr)
         sys.exit(130)

@@ -197,7 +197,7 @@ def train(args):
 
 def main(argv=None):
     from inception_score.cli import run
-    return run(train, argv, parser)
+    return run(train, argv, parser, 'dcgan_with_inception_score.py')
 
 
 if __name__ == '__main__':
