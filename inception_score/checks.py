@@ -9,6 +9,7 @@ import warnings
 import numpy
 
 from inception_score.errors import InputError, InputWarning, UsageError
+from inception_score.fixes import fix, option
 from inception_score.resize import RESIZE_MODES
 
 
@@ -28,10 +29,11 @@ def check_samples(samples, available):
         return available
     if (isinstance(samples, bool) or not isinstance(samples, (int, numpy.integer))
             or samples < 1):
-        raise UsageError('--samples must be an integer >= 1, got {!r}'.format(samples))
+        raise UsageError('{} must be an integer >= 1, got {!r}'.format(option('samples'),
+                                                                        samples))
     if samples > available:
-        raise UsageError('--samples {} but only {} images are available'.format(
-            samples, available))
+        raise UsageError('{} but only {} images are available'.format(
+            fix('samples', samples), available))
     return int(samples)
 
 
@@ -85,7 +87,7 @@ class UnitRangeWatch:
     # so they keep the minimum at or above it).
     _ZERO = 127.5
 
-    def __init__(self, source, name, fix='value_range=(0, 1)'):
+    def __init__(self, source, name, fix=None):
         self.source, self.name, self.fix = source, name, fix
         self.skipped = source.skipped
 
@@ -101,10 +103,10 @@ class UnitRangeWatch:
         if start == 0 and stop == len(self) and lowest >= self._ZERO:
             warn('{}: no value is below 0 although the range is [-1, 1]: images in [0, 1] '
                  'are scored as washed-out light images; if that is what they are, pass '
-                 '{}'.format(self.name, self.fix))
+                 '{}'.format(self.name, self.fix or fix('value_range', (0, 1))))
 
 
-def watch_unit_range(source, value_range, name, fix='value_range=(0, 1)'):
+def watch_unit_range(source, value_range, name, fix=None):
     """`source` wrapped in a UnitRangeWatch when its values are said to lie in [-1, 1]."""
     if tuple(float(v) for v in value_range) != (-1.0, 1.0):
         return source

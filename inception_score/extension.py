@@ -53,9 +53,10 @@ def _draw(generator, n, batch_size, value_range, seed):
         done += want
     if check_value_range(value_range) == (-1.0, 1.0) and lowest >= 0:
         from inception_score.checks import warn
+        from inception_score.fixes import fix  # a Python API: keywords, but one mechanism
         warn('generator output: no value is below 0 although value_range is (-1, 1): images '
              'in [0, 1] (e.g. after a sigmoid) are scored as washed-out light images; if that '
-             'is what they are, pass value_range=(0, 1)')
+             'is what they are, pass {}'.format(fix('value_range', (0, 1))))
 
 
 def inception_score_from_generator(generator, model, n_samples=50000, batch_size=100,

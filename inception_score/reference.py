@@ -99,7 +99,7 @@ def _file_provenance(path):
 
 
 def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
-                   allow_16bit=False):
+                   allow_16bit=False, layout=None):
     """The Reference at `path` for `metrics` (see METRICS), read and checked now.
 
     Images are opened with the given options (those of the images scored); statistics files
@@ -117,7 +117,7 @@ def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
         raise UsageError('reference {} does not exist'.format(path))
     magic = _magic(path)
     if magic == b'\x93NUMPY':
-        source = load_array_file(path, value_range=value_range)
+        source = load_array_file(path, layout=layout, value_range=value_range)
         return Reference(source, provenance=dict(_file_provenance(path),
                                                  format='image-array')).check(metrics)
     if not magic.startswith(b'PK'):
@@ -130,7 +130,8 @@ def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
     if 'sfid' in metrics and {'mu_s', 'sigma_s'} & keys:
         reference.spatial = load_statistics(path, spatial=True, dim=adm.SPATIAL_FEATURES)
     if reference.needs_images(metrics) and 'arr_0' in keys:
-        reference.source = load_array_file(path, key='arr_0', value_range=value_range)
+        reference.source = load_array_file(path, key='arr_0', layout=layout,
+                                           value_range=value_range)
     return reference.check(metrics)
 
 

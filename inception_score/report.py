@@ -139,13 +139,15 @@ def write_statistics(path, statistics, args, n, model_path):
 
 
 def write_plot(path, evaluation, class_names):
-    """--plot: the summary PNG (plot.py) of a scoring.Evaluation."""
+    """--plot: the summary (plot.py) of a scoring.Evaluation, in the format `path`'s
+    extension names (the temporary file's name has none)."""
     from inception_score.files import atomic_output
-    from inception_score.plot import plot_summary
+    from inception_score.plot import plot_format, plot_summary
     mean, std = evaluation.score.result()
     with atomic_output(path) as tmp:
         plot_summary(tmp, evaluation.classes.counts, class_names,
-                     evaluation.score.split_scores(), mean, std, fid=evaluation.fid)
+                     evaluation.score.split_scores(), mean, std, fid=evaluation.fid,
+                     format=plot_format(path))
 
 
 def input_notes(args, value_range, available, spread):

@@ -261,15 +261,22 @@ def run_pass(network, batches, n, feeds, start=0, progress=None, comm=None):
     from inception_score.feeds import nodes_of
     nodes = nodes_of(feeds)
     done = 0
-    for batch in batches:
-        if done + len(batch) > n:
-            raise InputError('the images yield more than the {} announced'.format(n))
-        outputs = network.forward(batch, nodes)
-        for feed in feeds:
-            feed.update(outputs, start + done)
-        done += len(batch)
-        if progress is not None:
-            progress(done, n)
+    try:
+        for batch in batches:
+            if done + len(batch) > n:
+                raise InputError('the images yield more than the {} announced'.format(n))
+            outputs = network.forward(batch, nodes)
+            for feed in feeds:
+                feed.update(outputs, start + done)
+            done += len(batch)
+            if progress is not None:
+                progress(done, n)
+    finally:
+        # Stopped early (an error, Ctrl-C): a decoding thread behind `batches` ends now, not
+        # when the garbage collector (or the interpreter's exit) gets to it.
+        close = getattr(batches, 'close', None)
+        if close is not None:
+            close()
     if done != n:
         raise InputError('the images yielded {} of the {} announced'.format(done, n))
     if comm is not None:
