@@ -27,6 +27,10 @@ from inception_score import adm
 from inception_score.scoring import evaluate_source
 from inception_score.sources import ArraySource, ConcatSource
 
+# The whole ADM path against TensorFlow: costly, and what it adds to test_adm.py and
+# test_fidelity.py (which run in both environments) does not depend on the environment.
+pytestmark = [pytest.mark.slow, pytest.mark.once]
+
 SPLIT_SIZE = 20
 ALL = ('fid', 'sfid', 'precision_recall')
 LABELS = ('Inception Score', 'FID', 'sFID', 'Precision', 'Recall')

@@ -43,6 +43,7 @@ def test_resize_bilinear_is_an_input_error_that_names_tf1():
                                "the graph's own bilinear resize is 'tf1'")
 
 
+@pytest.mark.slow
 def test_a_list_of_hwc_arrays_scores_as_the_reference_takes_it(network):
     rng = numpy.random.RandomState(1)
     ims = rng.randint(0, 256, (6, 3, 12, 12)).astype(numpy.uint8)
@@ -67,6 +68,7 @@ def test_unit_data_given_as_minus_one_to_one_warns(network):
         inception_score(network, unit * 2 - 1, splits=2, value_range=(-1, 1))
 
 
+@pytest.mark.slow
 def test_one_exit_code_rule_for_missing_files_and_broken_ones(model_file, tmp_path):
     folder = _pngs(tmp_path / 'imgs')
     truncated = tmp_path / 'truncated.model'
@@ -137,6 +139,7 @@ def test_flags_that_do_not_apply_warn_one_line_each(tmp_path):
         'only: ignored')]
 
 
+@pytest.mark.slow
 def test_report_records_input_options_and_unit_data_warnings(model_file, tmp_path):
     rng = numpy.random.RandomState(3)
     npy, npz = tmp_path / 'a.npy', tmp_path / 'b.npz'

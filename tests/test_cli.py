@@ -44,6 +44,7 @@ def _cli(capsys, *args):
     return code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_folder_score_equals_api_score_on_the_same_array(network, model_file, png_folder,
                                                          images, tmp_path, capsys):
     before = _digest(png_folder)
@@ -68,6 +69,7 @@ def test_folder_score_equals_api_score_on_the_same_array(network, model_file, pn
     assert _digest(png_folder) == before  # user files are never modified
 
 
+@pytest.mark.slow
 def test_npz_shuffle_and_samples(network, model_file, images, tmp_path, capsys):
     path = tmp_path / 'dump.npz'
     numpy.savez(str(path), images.transpose(0, 2, 3, 1))  # NHWC, key arr_0, as sample dumps
@@ -102,6 +104,7 @@ def test_mixed_formats_sizes_and_channels_in_one_folder(model_file, tmp_path, ca
     assert json.loads(report.read_text())['resize'] == 'pil'
 
 
+@pytest.mark.slow
 def test_skip_bad_counts_bad_files_in_the_report(model_file, png_folder, tmp_path, capsys):
     (png_folder / 'a' / '000.png').write_bytes(b'')  # zero bytes
     data = (png_folder / 'b' / '007.png').read_bytes()
@@ -167,6 +170,7 @@ BAD = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('make,code,message', BAD, ids=[b[2][:40] for b in BAD])
 def test_bad_input_is_one_line_with_the_right_exit_code_and_no_report(
         model_file, png_folder, tmp_path, capsys, make, code, message):
@@ -223,6 +227,8 @@ def _other_environment_python():
     pytest.skip('the other environment (.venv or .venv-core) is not installed')
 
 
+@pytest.mark.slow
+@pytest.mark.once
 def test_cli_score_is_the_same_with_and_without_chainer(model_file, png_folder, tmp_path):
     other = _other_environment_python()
     reports = []
@@ -262,6 +268,7 @@ def _ttur_statistics(features):
     return features.mean(axis=0), numpy.cov(features, rowvar=False)
 
 
+@pytest.mark.slow
 def test_fid_against_a_folder_and_its_saved_statistics(network, model_file, png_folder,
                                                        images, reference_folder, class_names,
                                                        tmp_path, capsys):
@@ -340,6 +347,7 @@ def test_fid_against_a_folder_and_its_saved_statistics(network, model_file, png_
     assert second['reference']['sha256'] == hashlib.sha256(ref_stats.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_split_size_cuts_adms_parts(network, model_file, png_folder, images, tmp_path, capsys):
     from inception_score import inception_score_from_logits
     report_path = tmp_path / 'r.json'
@@ -355,6 +363,7 @@ def test_split_size_cuts_adms_parts(network, model_file, png_folder, images, tmp
     assert 'fid' not in report and 'reference' not in report
 
 
+@pytest.mark.slow
 def test_model_file_without_class_names_scores_with_placeholders(model_file, png_folder,
                                                                  tmp_path, capsys):
     import shutil
@@ -477,6 +486,7 @@ def test_bad_seed_is_one_usage_line(model_file, png_folder, seed):
         "got '{}' (see inception-score --help)".format(seed)]
 
 
+@pytest.mark.slow
 def test_closed_stdout_still_writes_the_report_without_a_traceback(model_file, png_folder,
                                                                    tmp_path):
     report = tmp_path / 'r.json'
@@ -490,6 +500,7 @@ def test_closed_stdout_still_writes_the_report_without_a_traceback(model_file, p
     assert json.loads(report.read_text())['n'] == 12
 
 
+@pytest.mark.slow
 def test_full_disk_for_the_report_is_one_line_and_leaves_nothing(model_file, png_folder,
                                                                 tmp_path):
     import fetch_tool

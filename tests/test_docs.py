@@ -8,6 +8,7 @@ import io
 import os
 import re
 import shlex
+import signal
 import sys
 
 import pytest
@@ -182,12 +183,15 @@ def _parse_inside_main(main, argv, monkeypatch):
         raise _Parsed
 
     monkeypatch.setattr(argparse.ArgumentParser, 'parse_args', parse_and_stop)
+    # main() runs as the program would: it may leave Ctrl-C ignored up to the exit (cli.run).
+    sigint = signal.getsignal(signal.SIGINT)
     try:
         main()
     except _Parsed:
         return
     finally:
         monkeypatch.undo()
+        signal.signal(signal.SIGINT, sigint)
     raise AssertionError('main() returned without parsing its arguments')
 
 

@@ -110,6 +110,7 @@ def _run(args, capsys):
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_download_converts_and_records_the_hash(routes, scratch, capsys, model_file):
     out, tmp = scratch
     target = out / 'inception_score.model'
@@ -129,6 +130,7 @@ def test_download_converts_and_records_the_hash(routes, scratch, capsys, model_f
     load_network(str(target))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('route,extra,message', [
     ('/ok.tgz', ['--sha256', '0' * 64], 'SHA-256 of'),
     ('/truncated.tgz', [], 'truncated or corrupt'),
@@ -151,6 +153,7 @@ def test_bad_source_gives_one_line_error_and_leaves_no_file(routes, scratch, cap
     assert os.listdir(str(tmp)) == []
 
 
+@pytest.mark.slow
 def test_local_pb_and_tgz_convert_to_the_same_model(graph_files, scratch, capsys, model_file,
                                                     class_names):
     out, _ = scratch
@@ -224,6 +227,7 @@ def test_ctrl_c_during_imports_is_one_line(scratch, tmp_path, module):
     assert os.listdir(str(out)) == []
 
 
+@pytest.mark.slow
 def test_outfile_onto_the_graph_is_refused_before_any_work(graph_files, tmp_path):
     graph = tmp_path / 'g.pb'
     graph.write_bytes(graph_files['bytes'])
@@ -241,6 +245,7 @@ def test_outfile_onto_the_graph_is_refused_before_any_work(graph_files, tmp_path
     assert sorted(os.listdir(str(tmp_path))) == ['alias.pb', 'g.pb']
 
 
+@pytest.mark.slow
 def test_model_file_on_a_full_disk_is_one_line_and_leaves_nothing(graph_files, tmp_path):
     import fetch_tool
     disk = str(tmp_path / 'tiny')

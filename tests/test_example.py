@@ -31,6 +31,7 @@ def _example(*args, cwd=ROOT, root=None):
                           cwd=str(cwd))
 
 
+@pytest.mark.slow
 def test_earlier_flags_score_the_python_archive_with_a_progress_bar_and_report(
         cifar, model_file, network, tmp_path):
     train, archives = cifar
@@ -50,6 +51,7 @@ def test_earlier_flags_score_the_python_archive_with_a_progress_bar_and_report(
     assert report['images_available'] == 30 and report['model_file'] == model_file
 
 
+@pytest.mark.slow
 def test_binary_archive_in_the_working_directory_with_the_command_lines_flags(
         cifar, model_file, network, tmp_path):
     train, archives = cifar

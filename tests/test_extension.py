@@ -38,6 +38,7 @@ def _snapshot(link):
          for n in l._persistent if n != 'N'])}
 
 
+@pytest.mark.slow
 def test_trainer_logs_the_score_and_leaves_training_state_alone(model, tmp_path):
     gen = TinyGenerator()
     before = _snapshot(gen)
@@ -71,6 +72,7 @@ def test_trainer_logs_the_score_and_leaves_training_state_alone(model, tmp_path)
     assert numpy.array_equal(numpy.random.get_state()[1], expected_state)
 
 
+@pytest.mark.slow
 def test_generator_samples_are_the_ones_scored(model):
     gen = TinyGenerator()
     rng = numpy.random.RandomState(9)
@@ -101,6 +103,7 @@ def test_bad_generator_fails_at_the_first_batch(model, output, message):
     assert message in str(info.value) and calls == [100]
 
 
+@pytest.mark.slow
 def test_model_path_is_loaded_once(model_file):
     ext = InceptionScoreExtension(lambda n: None, model_file, n_samples=10, splits=2)
     assert ext.model.__class__.__name__ == 'Inception'
@@ -111,6 +114,7 @@ def test_model_path_is_loaded_once(model_file):
 DCGAN = os.path.join(ROOT, 'examples', 'dcgan_with_inception_score.py')
 
 
+@pytest.mark.slow
 def test_dcgan_example_smoke_run(model_file, tmp_path):
     proc = subprocess.run([sys.executable, DCGAN, '--model', model_file, '--smoke', '--out',
                            str(tmp_path / 'out')],
@@ -147,6 +151,7 @@ def _run_on_a_terminal(args, env, cwd):
     return proc.wait(timeout=600), b''.join(chunks).decode('utf-8', 'replace')
 
 
+@pytest.mark.slow
 def test_dcgan_example_uses_the_default_model_and_shows_progress_on_a_terminal(
         model_file, tmp_path):
     # The model only where inception-score-download puts it by default; no --model.
@@ -163,6 +168,7 @@ def test_dcgan_example_uses_the_default_model_and_shows_progress_on_a_terminal(
     assert all(e['inception_score/mean'] >= 1.0 and e['inception_score/time'] > 0 for e in log)
 
 
+@pytest.mark.slow
 def test_progress_can_be_forced_either_way(model, capfd):
     gen = TinyGenerator()
     InceptionScoreExtension(gen, model, n_samples=4, batch_size=2, splits=2, progress=True)()
@@ -180,6 +186,7 @@ def test_unit_output_with_the_default_range_warns(model):
         ext()
 
 
+@pytest.mark.slow
 def test_distributed_score_equals_single_process_under_mpiexec(model_file):
     mpiexec = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
     proc = subprocess.run([mpiexec, '-n', '2', sys.executable,
@@ -192,6 +199,7 @@ def test_distributed_score_equals_single_process_under_mpiexec(model_file):
                      'rank 1 ok 40 41 1 gen sharded hint'], proc.stdout
 
 
+@pytest.mark.slow
 def test_trainer_reports_fid_from_the_same_pass(model, tmp_path):
     from inception_score.fid import frechet_distance
     from inception_score.io import to_pixel_range

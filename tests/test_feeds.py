@@ -44,6 +44,7 @@ def test_nodes_of_is_the_union_in_first_asked_order():
     assert nodes_of([]) == ()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('metrics,statistics,nodes,reference_nodes', [
     ((), False, ('logits',), None),
     ((), True, ('logits', 'pool_3'), None),

@@ -216,6 +216,7 @@ def _write_gzip_bomb(path, filler_bytes):
         f.write(tar_bytes({'classify_image_graph_def.pb': GRAPH}, mode='w'))
 
 
+@pytest.mark.slow
 def test_gzip_bombs_fail_fast_in_bounded_memory(tmp_path):
     """Real caps, in a process limited to 1 GiB of address space: a member whose header claims
     3 GiB, and a 400 MiB member of zeros that exceeds the total cap while streaming."""
@@ -430,6 +431,7 @@ def test_url_that_is_not_http_is_a_usage_error(url, tmpdir_watched):
         fetch.obtain_graph(url=url, progress=False, log=lambda m: None)
 
 
+@pytest.mark.slow
 def test_trickling_server_is_abandoned(server, tmpdir_watched):
     started = time.monotonic()
     with pytest.raises(DownloadError) as e:
@@ -440,6 +442,7 @@ def test_trickling_server_is_abandoned(server, tmpdir_watched):
     assert os.listdir(str(tmpdir_watched)) == []
 
 
+@pytest.mark.slow
 def test_trickling_headers_are_abandoned(server, tmpdir_watched):
     started = time.monotonic()
     with pytest.raises(DownloadError, match='stalled: 0 bytes in'):
@@ -447,6 +450,7 @@ def test_trickling_headers_are_abandoned(server, tmpdir_watched):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_silent_server_times_out(server, tmpdir_watched):
     with pytest.raises(DownloadError) as e:
         obtain(server, '/stall.tgz', timeout=1, window=30)

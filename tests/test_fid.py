@@ -66,6 +66,7 @@ def pool3_like(rng, n, dim, shift):
     return np.abs(rng.normal(shift, 1, (n, dim)) @ mixing).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_full_rank_2048_features_match_ttur():
     # N > dim: both covariances have full rank; sqrtm of 2048 x 2048 is what takes the time.
     rng = np.random.RandomState(0)
@@ -188,6 +189,7 @@ def test_streamed_and_merged_statistics_equal_batch_formula():
         assert np.array_equal(sigma, sigma.T)
 
 
+@pytest.mark.slow
 def test_allreduce_over_two_mpi_processes_equals_one_process():
     pytest.importorskip('chainermn')
     mpiexec = os.path.join(os.path.dirname(sys.executable), 'mpiexec')

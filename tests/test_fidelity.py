@@ -1,9 +1,12 @@
 """The core network (converted by our converter) against TensorFlow running the same synthetic
 graph. No Chainer here: this runs in both CI environments."""
 import numpy
+import pytest
 
 from inception_score import inception_score, inception_score_from_logits
 from conftest import FIDELITY_SIZES
+
+pytestmark = pytest.mark.slow  # TensorFlow's outputs and 200 images through the network
 
 
 def _rel(a, b):

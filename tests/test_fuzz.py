@@ -18,6 +18,9 @@ from PIL import Image
 
 from conftest import ROOT
 
+# Seeded fuzzing of the file formats: what it tests does not depend on the environment.
+pytestmark = [pytest.mark.slow, pytest.mark.once]
+
 COUNT = 50
 
 

@@ -21,6 +21,9 @@ import cifar_files
 from conftest import ROOT
 from inception_score import cifar10
 
+# Seeded fuzzing of CIFAR-10 archives: what it tests does not depend on the environment.
+pytestmark = [pytest.mark.slow, pytest.mark.once]
+
 COUNT = 30  # 0.1 s per failure, 2 s per score: well under a minute per layout
 
 

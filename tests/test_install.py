@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import ROOT
 from inception_score import inception_score
 
-pytestmark = pytest.mark.install
+pytestmark = [pytest.mark.install, pytest.mark.slow, pytest.mark.once]
 
 
 def _base_python():
@@ -71,8 +71,10 @@ def test_installed_commands_convert_the_graph_and_score_a_folder(installed, grap
     proc = _run(installed, 'inception-score', folder, '--splits', '2', cwd=elsewhere, root=root)
     default = root / 'inception_score' / 'inception_score.model'
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ('inception-score: error: model file {0} not found: create it '
-                                   'with: inception-score-download --outfile {0}'.format(default))
+    assert proc.stderr.strip() == (
+        'inception-score: error: model file not found: looked for {} and {}: create it with: '
+        'inception-score-download --outfile {} (or pass --model PATH)'.format(
+            elsewhere / 'inception_score.model', default, default))
     assert (installed / 'inception-score-download').exists()
 
     proc = _run(installed, 'inception-score-download', '--graph', graph_files['tgz'], '--quiet',

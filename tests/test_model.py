@@ -13,12 +13,14 @@ def _rel(a, b):
     return numpy.abs(a - b).max() / numpy.abs(b).max()
 
 
+@pytest.mark.slow
 def test_chain_and_core_give_identical_logits(model, network, fidelity_images):
     x = numpy.ascontiguousarray(fidelity_images[3][:4].transpose(0, 3, 1, 2))
     assert numpy.array_equal(model.logits(x).array, network.logits(x))
     assert numpy.array_equal(model.features(x).array, network.features(x))
 
 
+@pytest.mark.slow
 def test_logits_are_unbiased_and_softmax_covers_1008(model, fidelity_images, tf_outputs):
     x = numpy.ascontiguousarray(fidelity_images[1][:4].transpose(0, 3, 1, 2))
     n0 = FIDELITY_SIZES[0][0]
@@ -32,6 +34,7 @@ def test_logits_are_unbiased_and_softmax_covers_1008(model, fidelity_images, tf_
     assert numpy.array_equal(model(x, get_feature=True).array, model.features(x).array)
 
 
+@pytest.mark.slow
 def test_a_converter_ignoring_scale_after_normalization_would_be_caught(
         model, synthetic_params, fidelity_images, tf_outputs):
     # The synthetic graph's gammas are random and some layers set the flag False: applying
@@ -47,6 +50,7 @@ def test_a_converter_ignoring_scale_after_normalization_would_be_caught(
     assert _rel(model.logits(x).array, tf_outputs[1][:4]) <= 1e-3
 
 
+@pytest.mark.slow
 def test_plain_chainer_functions_agree_with_the_core(model, fidelity_images, tf_outputs,
                                                     core_outputs):
     # An independent forward pass (chainer.functions) against the core's GEMM kernels.
@@ -66,6 +70,7 @@ def test_score_ignores_chainer_train_config(model, fidelity_images):
     assert numpy.array_equal(trained, model.logits(x).array)
 
 
+@pytest.mark.slow
 def test_unloaded_model_is_refused_unless_asked_for(fidelity_images):
     x = numpy.ascontiguousarray(fidelity_images[0][:2].transpose(0, 3, 1, 2))
     with pytest.raises(InputError, match='never loaded: use load_model'):
@@ -73,6 +78,7 @@ def test_unloaded_model_is_refused_unless_asked_for(fidelity_images):
     assert Inception(allow_unloaded=True).logits(x).shape == (2, 1008)
 
 
+@pytest.mark.slow
 def test_load_hdf5_counts_as_loading(model_file, fidelity_images, network):
     x = numpy.ascontiguousarray(fidelity_images[0][:2].transpose(0, 3, 1, 2))
     m = Inception()
@@ -80,6 +86,7 @@ def test_load_hdf5_counts_as_loading(model_file, fidelity_images, network):
     assert numpy.array_equal(m.logits(x).array, network.logits(x))
 
 
+@pytest.mark.slow
 def test_a_model_path_is_accepted_where_a_model_is_expected(model_file, network,
                                                             fidelity_images):
     x = numpy.ascontiguousarray(fidelity_images[0][:8].transpose(0, 3, 1, 2))
@@ -88,6 +95,7 @@ def test_a_model_path_is_accepted_where_a_model_is_expected(model_file, network,
         inception_score(object(), x, splits=2)
 
 
+@pytest.mark.slow
 def test_earlier_port_file_loads_with_plain_chainer_and_gives_bias_free_logits(
         network, model_file, tmp_path):
     from test_modelfile import write_earlier_port_file

@@ -34,6 +34,7 @@ def write_earlier_port_file(path, arrays, rng):
             f.create_dataset(key, data=numpy.asarray(value, dtype=dtype))
 
 
+@pytest.mark.slow
 def test_earlier_port_file_loads_with_the_graph_eps_and_no_bias(model_file, tmp_path):
     ours = load_arrays(model_file)
     path = str(tmp_path / 'earlier.model')
@@ -59,6 +60,7 @@ def test_our_file_keeps_each_layers_eps(synthetic_params, model_file):
         {float(numpy.float32(0.001)), float(numpy.float32(0.01))}
 
 
+@pytest.mark.slow
 def test_saved_arrays_round_trip_exactly(model_file, tmp_path):
     arrays = load_arrays(model_file)
     path = str(tmp_path / 'copy.model')

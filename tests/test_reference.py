@@ -62,6 +62,7 @@ def test_images_in_a_folder_an_npy_or_an_npz_are_scored(tmp_path):
     assert info['images'] == 7 and info['sfid_statistics'] == 'images'
 
 
+@pytest.mark.slow
 def test_ttur_statistics_are_used_as_they_are_and_images_are_not_invented(tmp_path,
                                                                          pool_stats):
     path = str(tmp_path / 'fid_stats_cifar10_train.npz')
@@ -80,6 +81,7 @@ def test_ttur_statistics_are_used_as_they_are_and_images_are_not_invented(tmp_pa
                                 'which it does not hold'.format(path, what))
 
 
+@pytest.mark.slow
 def test_adm_reference_batch_gives_its_statistics_and_its_images_only_when_needed(
         tmp_path, pool_stats, spatial_stats):
     path = str(tmp_path / 'VIRTUAL_imagenet64.npz')

@@ -35,6 +35,7 @@ def _run_sh(venv, model, *args):
                           capture_output=True, text=True, env=env, cwd=os.path.dirname(venv))
 
 
+@pytest.mark.slow
 def test_offline_run_converts_the_local_graph_and_scores_local_cifar10(venv, graph_files,
                                                                        network, tmp_path):
     rng = numpy.random.RandomState(8)

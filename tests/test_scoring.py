@@ -11,6 +11,7 @@ def small_uint8():
     return rng.randint(0, 256, (6, 3, 32, 32)).astype(numpy.uint8)
 
 
+@pytest.mark.slow
 def test_uint8_float_and_value_ranges_agree_and_inputs_are_untouched(network, small_uint8):
     as_float = small_uint8.astype(numpy.float32)
     minus_one_one = as_float / numpy.float32(127.5) - 1
@@ -69,6 +70,7 @@ def test_bad_input_is_rejected_before_any_work(ims, kwargs, message):
     assert len(str(info.value).splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_batches_from_a_generator_equal_the_array_score(network, small_uint8):
     from inception_score import inception_score_from_batches
     expected = inception_score(network, small_uint8, batch_size=3, splits=2)
@@ -94,6 +96,7 @@ def test_generator_with_bad_range_fails_at_the_first_batch(network):
                                      splits=2)
 
 
+@pytest.mark.slow
 def test_evaluate_images_gives_the_score_classes_and_statistics_of_one_pass(network,
                                                                           small_uint8):
     from inception_score import evaluate_images
@@ -115,6 +118,7 @@ def test_evaluate_images_gives_the_score_classes_and_statistics_of_one_pass(netw
         assert numpy.abs(ours - theirs).max() <= 1e-10 * numpy.abs(theirs).max()
 
 
+@pytest.mark.slow
 def test_evaluate_images_names_classes_from_the_model_file(model_file, small_uint8,
                                                          class_names):
     from inception_score import evaluate_images
@@ -141,6 +145,8 @@ def test_evaluate_images_refuses_before_any_work(kwargs, error, message):
     assert type(info.value).__name__ == error and str(info.value) == message
 
 
+@pytest.mark.slow
+@pytest.mark.once
 def test_distributed_evaluation_equals_one_process_under_mpiexec(model_file):
     pytest.importorskip('chainermn')
     import os

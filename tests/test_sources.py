@@ -355,6 +355,7 @@ def test_tall_png_is_scored_within_1_gib(tmp_path):
     assert numpy.array_equal(numpy.load(out), expected)
 
 
+@pytest.mark.slow
 def test_huge_batch_size_is_served_in_batches_of_bounded_memory(tmp_path):
     # --batch-size 100000 used to cost 1.07 MB per image at once (107 GB).
     folder = tmp_path / 'many'
@@ -511,6 +512,7 @@ def test_tall_npy_is_scored_within_1_gib(tmp_path):
     assert numpy.array_equal(numpy.load(out), resize_images(ims))
 
 
+@pytest.mark.slow
 def test_npz_zip_bomb_streams_within_1_gib(tmp_path):
     # 5000 black 299x299 images: a few MB of .npz inflating to 1.34 GB, read whole by numpy.
     n, image = 5000, 3 * 299 * 299

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy
+import pytest
 from PIL import Image
 
 import synthetic_graph
@@ -37,9 +38,10 @@ def test_one_class_per_split_is_flagged_and_the_same_data_in_random_order_is_not
     assert not shuffled['sorted']
     assert abs(shuffled['mean'] - shuffled['random_order_mean']) < 0.1 * shuffled['mean']
     text = message(sorted_)
-    assert '\n' not in text and text.endswith('pass --shuffle to score random splits')
+    assert '\n' not in text and text.endswith('pass shuffle=True to score random splits')  # Python's words
 
 
+@pytest.mark.slow
 def test_false_alarms_on_unsorted_inputs_are_as_rare_as_alpha():
     # ALPHA = 0.001: 200 unsorted inputs should give no alarm (2 or more has p < 2e-2 at
     # 0.001 per run; a test calibrated at 0.05 would give about 10). Seeded: no flakes.
@@ -53,6 +55,7 @@ def test_one_split_has_no_verdict():
     assert _verdict(numpy.zeros((4, 1008)), 1) is None
 
 
+@pytest.mark.slow
 def test_cli_warns_once_on_class_sorted_folders_and_records_it(model_file, tmp_path):
     # Two "classes" the synthetic network tells apart: noise and smooth images, one folder
     # each, so the contiguous splits hold one class each.

@@ -56,6 +56,7 @@ def test_subset_reads_exactly_the_drawn_images_from_every_kind_of_source(
     assert decoded == drawn_files and drawn_files
 
 
+@pytest.mark.slow
 def test_shuffle_of_all_images_is_torch_fidelitys_shuffle(network):
     rng = numpy.random.RandomState(2)
     ims = rng.randint(0, 256, (10, 3, 12, 12)).astype(numpy.uint8)
@@ -73,6 +74,7 @@ def test_shuffle_of_all_images_is_torch_fidelitys_shuffle(network):
                           rtol=1e-12, atol=0)
 
 
+@pytest.mark.slow
 def test_cli_samples_shuffle_draws_seeded_from_all_inputs(network, model_file, tmp_path):
     rng = numpy.random.RandomState(3)
     ims = rng.randint(0, 256, (12, 3, 10, 10)).astype(numpy.uint8)
