@@ -16,7 +16,8 @@ give the same numbers to rounding). Two ways to the same sums, chosen by cost:
 - all pairs: every kernel value of the two sets once, tile by tile, each subset's sums taken
   with its 0/1 indicator vectors. For 2,000 + 2,000 images this is 25x less arithmetic than
   100 subsets of 1,000.
-Either way memory is bounded by TILE_ROWS (a few tens of MB) besides the features themselves.
+Either way memory is bounded by TILE_ROWS (a few tens of MB) besides the features themselves,
+and all pairs are taken only while the indicators (subsets x N float64) fit INDICATOR_BYTES.
 """
 import numpy
 
@@ -31,6 +32,7 @@ COEF0 = 1.0
 # Rows of each kernel tile: two float64 tiles of 1024 x 2048 (16 MB each) and a 1024 x 1024
 # kernel block at a time.
 TILE_ROWS = 1024
+INDICATOR_BYTES = 64 << 20
 
 
 def check_subsets(subsets, subset_size):
@@ -97,11 +99,12 @@ def _pair_sums(x, y, ind_x, ind_y, same, kernel):
     return total
 
 
-def _indicators(rows, n):
-    out = numpy.zeros((len(rows), n))
-    for i, r in enumerate(rows):
-        out[i, r] = 1.0
-    return out
+def _indicators(draws, subsets, n1, n2):
+    ind_x, ind_y = numpy.zeros((subsets, n1)), numpy.zeros((subsets, n2))
+    for i, (rows_1, rows_2) in enumerate(draws):
+        ind_x[i, rows_1] = 1.0
+        ind_y[i, rows_2] = 1.0
+    return ind_x, ind_y
 
 
 def _mmd2(sum_xx, sum_yy, sum_xy, m):
@@ -111,9 +114,12 @@ def _mmd2(sum_xx, sum_yy, sum_xy, m):
     return mmd2
 
 
-def _cost(n1, n2, subsets, m):
-    """Multiply-adds per feature of each way (symmetric products counted half)."""
-    return {'all_pairs': (n1 * n1 + n2 * n2) / 2 + n1 * n2, 'per_subset': subsets * 2 * m * m}
+def _cheaper(n1, n2, subsets, m):
+    """The way with fewer multiply-adds per feature (symmetric products counted half), all
+    pairs only while its indicators fit INDICATOR_BYTES."""
+    all_pairs = (n1 * n1 + n2 * n2) / 2 + n1 * n2
+    fits = subsets * (n1 + n2) * 8 <= INDICATOR_BYTES
+    return 'all_pairs' if fits and all_pairs < subsets * 2 * m * m else 'per_subset'
 
 
 def kid_subsets(features, reference, subsets=SUBSETS, subset_size=SUBSET_SIZE, seed=SEED,
@@ -145,13 +151,11 @@ def kid_subsets(features, reference, subsets=SUBSETS, subset_size=SUBSET_SIZE, s
     def kernel(a, b):
         return _kernel(a, b, gamma, degree, coef0)
 
-    draws = list(draw_subsets(len(x), len(y), subsets, m, seed))
+    draws = draw_subsets(len(x), len(y), subsets, m, seed)
     if method == 'auto':
-        cost = _cost(len(x), len(y), subsets, m)
-        method = min(cost, key=cost.get)
+        method = _cheaper(len(x), len(y), subsets, m)
     if method == 'all_pairs':
-        ind_x = _indicators([r1 for r1, _ in draws], len(x))
-        ind_y = _indicators([r2 for _, r2 in draws], len(y))
+        ind_x, ind_y = _indicators(draws, subsets, len(x), len(y))
         return _mmd2(_pair_sums(x, x, ind_x, ind_x, True, kernel),
                      _pair_sums(y, y, ind_y, ind_y, True, kernel),
                      _pair_sums(x, y, ind_x, ind_y, False, kernel), m)
