@@ -200,7 +200,8 @@ def score_parser():
     p.add_argument('--seed', type=_seed, default=None,
                    help='seed of --shuffle (default 2020, as torch-fidelity)')
     p.add_argument('--resize', choices=sorted(RESIZE_MODES), default='tf1',
-                   help="tf1: the graph's own (reference numbers); pil, nearest: other tools'")
+                   help="tf1: the graph's own (reference numbers); clean: clean-fid's (PIL "
+                        "bicubic on float channels); pil, nearest: other tools'")
     p.add_argument('--input-range', type=_value_range, default=None, metavar='LO,HI',
                    help='value range of float arrays: 0,255 (default), 0,1 or -1,1 (write '
                         '--input-range=-1,1: a leading minus reads as an option otherwise)')
@@ -220,8 +221,20 @@ def score_parser():
                            help="OpenAI's ADM evaluator against its reference batch: prints its "
                                 'five lines (Inception Score in parts of 5000 unless '
                                 '--split-size, FID, sFID, precision, recall)')
+    p.add_argument('--kid', metavar='REF', default=None,
+                   help="KID against REF, as torch-fidelity computes it: what --fid takes, "
+                        'but statistics only with their feature vectors (--save-features); '
+                        'with --fid or --adm, the same REF')
+    p.add_argument('--kid-subsets', type=_positive, default=None, metavar='N',
+                   help='KID: the number of random subsets (default 100)')
+    p.add_argument('--kid-subset-size', type=_positive, default=None, metavar='N',
+                   help='KID: images drawn from each set per subset (default 1000; both sets '
+                        'need at least as many)')
     p.add_argument('--save-stats', metavar='OUT.npz', default=None,
                    help="write the images' FID statistics (TTUR's mu, sigma) for reuse")
+    p.add_argument('--save-features', action='store_true',
+                   help="with --save-stats: keep the images' pool_3 feature vectors in that "
+                        'file too (8 KB an image), so that it can serve as --kid REF')
     p.add_argument('--plot', metavar='OUT.png', default=None,
                    help='draw a summary: predicted classes, split scores, FID (matplotlib)')
     p.add_argument('--json', metavar='OUT', default=None, help='write a JSON report')
@@ -232,13 +245,16 @@ def score_parser():
 
 def _score(args):
     import time
-    from inception_score import (checks, files, modelfile, reference, report, scoring,
+    from inception_score import (checks, files, kid, modelfile, reference, report, scoring,
                                  sources, spread)
     started = time.time()
     # Given, or found (./inception_score.model, else the cache); None: load names both places.
     model_path = modelfile.find_model() if args.model is None else args.model
     metrics, split_size = _metrics(args)
-    ref_path = args.adm if args.adm is not None else args.fid
+    ref_path = _reference_path(args)
+    if args.save_features and args.save_stats is None:
+        raise UsageError('--save-features keeps the feature vectors in the --save-stats file: '
+                         'give --save-stats OUT.npz too')
     # Every output is decided before any work: never onto an input, the model or each other.
     files.check_outputs({'--json': args.json, '--save-stats': args.save_stats,
                          '--plot': args.plot},
@@ -256,11 +272,17 @@ def _score(args):
     splits = None if split_size is not None else args.splits or 10
     if splits is not None:
         checks.check_splits_usage(n, splits)
+    kid_subsets = kid_subset_size = None
+    if 'kid' in metrics:
+        kid_subsets, kid_subset_size = kid.check_subsets(
+            args.kid_subsets or kid.SUBSETS, args.kid_subset_size or kid.SUBSET_SIZE)
+        kid.check_subset_size(n, kid_subset_size)
     ref = None
     if ref_path is not None:
         ref = reference.open_reference(ref_path, metrics, value_range=value_range,
                                        skip_bad=args.skip_bad, allow_16bit=args.allow_16bit,
                                        layout=args.layout)
+        ref.check(metrics, kid_subset_size)
     network = modelfile.load_network(model_path)
     report.to_device(network, args.gpu)
     # Contiguous splits of a sorted input hold few classes each: compared with random orders.
@@ -272,7 +294,8 @@ def _score(args):
             samples=args.samples, shuffle=args.shuffle, seed=args.seed, resize=args.resize,
             statistics=args.save_stats is not None, progress=bars('images'),
             reference_progress=bars('reference'),
-            observers=[order_check] if order_check else ())
+            observers=[order_check] if order_check else (), kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, features=args.save_features)
     acc = result.score
     mean, std = acc.result()
     verdict = order_check.verdict(acc) if order_check else None
@@ -281,7 +304,8 @@ def _score(args):
     names = modelfile.read_class_names(model_path)
     # Every output before printing: a closed stdout must not cost them.
     if args.save_stats is not None:
-        report.write_statistics(args.save_stats, result.statistics, args, acc.n, model_path)
+        report.write_statistics(args.save_stats, result.statistics, args, acc.n, model_path,
+                                features=result.features if args.save_features else None)
     if args.plot is not None:
         report.write_plot(args.plot, result, names)
     if args.json is not None:
@@ -300,6 +324,11 @@ def _score(args):
             mean, std, acc.n, result.split_rule), flush=True)
         if result.fid is not None:
             print('FID: {:.4f}'.format(result.fid), flush=True)
+    if result.kid is not None:
+        # torch-fidelity's own line prints 7 significant digits.
+        print('KID: {:.7g} \u00b1 {:.7g} (subsets={}, subset_size={})'.format(
+            result.kid[0], result.kid[1], result.kid_subsets, result.kid_subset_size),
+            flush=True)
 
 
 def _metrics(args):
@@ -308,8 +337,26 @@ def _metrics(args):
         if args.splits is not None:
             raise UsageError('--adm cuts the predictions as ADM does, into parts of 5000: '
                              'give --split-size N to change it, not --splits')
-        return ('fid', 'sfid', 'precision_recall'), args.split_size or ADM_SPLIT_SIZE
-    return (('fid',) if args.fid is not None else ()), args.split_size
+        return (('fid', 'sfid', 'precision_recall') + (('kid',) if args.kid else ()),
+                args.split_size or ADM_SPLIT_SIZE)
+    return ((('fid',) if args.fid is not None else ())
+            + (('kid',) if args.kid is not None else ())), args.split_size
+
+
+def _reference_path(args):
+    """The one reference of the run: --adm's, --fid's or --kid's (--kid with another names
+    the same one)."""
+    import os
+    given = [(flag, path) for flag, path in (('--adm', args.adm), ('--fid', args.fid))
+             if path is not None]
+    if args.kid is not None:
+        for flag, path in given:
+            if os.path.realpath(path) != os.path.realpath(args.kid):
+                raise UsageError('--kid {} and {} {} name different references: one run '
+                                 'compares with one reference; give the same REF to both, or '
+                                 'run twice'.format(args.kid, flag, path))
+        given.append(('--kid', args.kid))
+    return given[0][1] if given else None
 
 
 def _open_inputs(args, value_range):
@@ -340,10 +387,10 @@ def _kind(path):
 
 
 def warn_unused_flags(args):
-    """One warning line for each flag given that none of the inputs (nor the --fid/--adm
+    """One warning line for each flag given that none of the inputs (nor the --fid/--adm/--kid
     reference) uses."""
     from inception_score.checks import warn
-    reference = args.adm if args.adm is not None else args.fid
+    reference = _reference_path(args)
     kinds = [_kind(p) for p in args.paths]
     arrays = [p for p, kind in zip(args.paths, kinds) if kind == 'array']
     every = kinds + ([_kind(reference)] if reference is not None else [])
@@ -358,6 +405,9 @@ def warn_unused_flags(args):
     if args.input_range is not None and 'array' not in every:
         unused.append('--input-range applies to float arrays in .npz/.npy files (inputs or '
                       'reference; image files are 8-bit): ignored')
+    for flag in ('kid_subsets', 'kid_subset_size'):
+        if getattr(args, flag) is not None and args.kid is None:
+            unused.append('--{} applies to --kid only: ignored'.format(flag.replace('_', '-')))
     for flag in ('skip_bad', 'allow_16bit'):
         if getattr(args, flag) and 'images' not in every:
             unused.append('--{} applies to image files (given, in folders or in a reference '

@@ -23,8 +23,9 @@ from inception_score.errors import InputError
 # and PSD only up to their rounding (about 1e-7 of the scale, times sqrt(dim) for eigenvalues).
 SYMMETRY_TOLERANCE = 1e-5
 PSD_TOLERANCE = 1e-5
-# Names our statistics and ADM's reference batches use for the arrays themselves.
-STATISTICS_KEYS = ('mu', 'sigma', 'mu_s', 'sigma_s', 'arr_0')
+# Names our statistics and ADM's reference batches use for the arrays themselves ('pool_3':
+# the feature vectors that --save-features keeps).
+STATISTICS_KEYS = ('mu', 'sigma', 'mu_s', 'sigma_s', 'arr_0', 'pool_3')
 
 
 class FIDAccumulator:
@@ -266,15 +267,21 @@ def _provenance_array(key, value):
         key, type(value).__name__))
 
 
-def save_statistics(path, mu, sigma, **provenance):
+def save_statistics(path, mu, sigma, pool_3=None, **provenance):
     """Write TTUR-format statistics (`mu`, `sigma` in float64, plus scalar provenance entries)
-    to exactly `path` (numpy.savez would append .npz to a name without it)."""
+    to exactly `path` (numpy.savez would append .npz to a name without it). `pool_3`: the
+    (N, d) feature vectors too, float32, for KID and precision/recall against this file."""
     mu = numpy.asarray(mu, dtype=numpy.float64)
     sigma = numpy.asarray(sigma, dtype=numpy.float64)
     if mu.ndim != 1 or sigma.shape != mu.shape * 2:
         raise InputError('statistics must be mu (d,) and sigma (d, d), got {} and {}'.format(
             mu.shape, sigma.shape))
     extra = {}
+    if pool_3 is not None:
+        extra['pool_3'] = numpy.asarray(pool_3, dtype=numpy.float32)
+        if extra['pool_3'].ndim != 2 or extra['pool_3'].shape[1] != mu.shape[0]:
+            raise InputError('feature vectors must be (N, {}), got {}'.format(
+                mu.shape[0], extra['pool_3'].shape))
     for key, value in provenance.items():
         if key in STATISTICS_KEYS:
             raise InputError('statistics provenance cannot be named {!r}'.format(key))

@@ -115,12 +115,14 @@ def _evaluation(args, evaluation, class_names):
                            or list(class_names) == placeholder_names() else 'model file')
     data['mode'] = 'adm' if getattr(args, 'adm', None) is not None else 'default'
     data['statistics_file'] = getattr(args, 'save_stats', None)
+    data['statistics_features'] = bool(getattr(args, 'save_features', False))
     data['plot'] = getattr(args, 'plot', None)
     return data
 
 
-def write_statistics(path, statistics, args, n, model_path):
-    """--save-stats: TTUR's mu and sigma of the images, with what produced them."""
+def write_statistics(path, statistics, args, n, model_path, features=None):
+    """--save-stats: TTUR's mu and sigma of the images, with what produced them; with
+    `features` (--save-features) their pool_3 vectors too (array 'pool_3')."""
     import inception_score
     from inception_score import fetch, modelfile
     from inception_score.files import atomic_output
@@ -129,7 +131,8 @@ def write_statistics(path, statistics, args, n, model_path):
     mu, sigma = statistics
     with atomic_output(path) as tmp:
         save_statistics(
-            tmp, mu, sigma, n=int(n), features='pool_3', inputs=json.dumps(list(args.paths)),
+            tmp, mu, sigma, pool_3=features, n=int(n), features='pool_3',
+            inputs=json.dumps(list(args.paths)),
             resize=args.resize, model_sha256=fetch.sha256_file(model_path),
             source_graph_sha256=str(metadata.get('source_sha256') or ''),
             released_graph=bool(metadata.get('released_graph', False)),
