@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import synthetic_graph
+from conftest import oracle_missing
 from inception_score.cli import score_main
 from inception_score.fid import frechet_distance, read_provenance
 from inception_score.resize import resize_images
@@ -21,11 +22,10 @@ def clean_fid_resize():
     (its package's __init__ is empty); cleanfid/utils.py, which reads the files, imports
     torchvision (not installable beside the CPU torch build), so its one step that matters,
     np.array(Image.open(path).convert('RGB')), is done here as it does it."""
-    pytest.importorskip('torch')
     try:
         from cleanfid import resize
     except ImportError:
-        pytest.skip('clean-fid is not installed (scripts/install-venv.sh installs it)')
+        oracle_missing('clean-fid 0.1.35 on torch', "the clean resize's oracle")
     from importlib import metadata
     assert metadata.version('clean-fid') == '0.1.35'
     return resize.build_resizer('clean')

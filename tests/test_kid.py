@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import synthetic_graph
+from conftest import oracle_missing
 from inception_score import evaluate_images
 from inception_score.cli import score_main
 from inception_score.errors import InputError, UsageError
@@ -34,10 +35,9 @@ def torch_fidelity_kid():
     torchvision) gets a module whose four names raise if called: kid_features_to_metric,
     kernel_mmd, kernel_poly and mmd2, the code compared here, never call them.
     """
-    pytest.importorskip('torch')
     spec = importlib.util.find_spec('torch_fidelity')
-    if spec is None:
-        pytest.skip('torch-fidelity is not installed (scripts/install-venv.sh installs it)')
+    if spec is None or importlib.util.find_spec('torch') is None:
+        oracle_missing('torch-fidelity 0.4.0 on torch', 'the KID oracle')
     from importlib import metadata
     assert metadata.version('torch-fidelity') == '0.4.0'
     folder = os.path.dirname(spec.origin)
