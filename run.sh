@@ -4,13 +4,14 @@
 #
 #   bash run.sh [--graph PATH] [--sha256 HEX] [--url URL] [example.py flags...]
 #
+# --help and --version answer without installing anything.
 # --graph, --sha256 and --url go to the conversion (download.py: --graph converts a local
 # inception-2015-12-05.tgz or .pb, for offline machines); every other flag goes to example.py
 # (--gpu 0, --data cifar-10-python.tar.gz, --json report.json, --samples N, ...).
 # Paths are taken from the directory run.sh is called from, and the model file is written
 # there (MODEL, default ./inception_score.model: where every command looks first when no
 # model is given); it is converted unless it exists. .venv (VENV, default the checkout's
-# .venv) is installed unless it already imports everything (scripts/install-venv.sh
+# .venv) is installed unless every package it needs is found (scripts/install-venv.sh
 # reinstalls). Before any download, both inputs are checked: a missing graph or CIFAR-10
 # copy that cannot be downloaded (offline) is named, with where to put it, in one line.
 set -euo pipefail
@@ -28,6 +29,9 @@ for arg in "$@"; do
       echo "example.py's flags:"
       "$PY" "$ROOT/example.py" --help 2>/dev/null ||
         echo "  (listed once .venv is installed: bash $ROOT/scripts/install-venv.sh)"
+      exit 0 ;;
+    --version)  # the package's, from the checkout: nothing installed, converted or scored
+      echo "run.sh $(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/pyproject.toml")"
       exit 0 ;;
   esac
 done

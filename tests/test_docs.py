@@ -199,7 +199,9 @@ def _run_sh_split(args):
     """run.sh's own argument loop, read from run.sh: (conversion flags, example.py flags)."""
     with open(os.path.join(ROOT, 'run.sh')) as f:
         script = f.read()
-    valued = re.search(r'^\s*((?:--[\w-]+\|)*--[\w-]+)\)', script, re.M).group(1).split('|')
+    # The loop's case for flags with a value: the one naming --graph.
+    valued = re.search(r'^\s*((?:--[\w-]+\|)*--graph(?:\|--[\w-]+)*)\)', script,
+                       re.M).group(1).split('|')
     joined = re.search(r'^\s*((?:--[\w-]+=\*\|)*--[\w-]+=\*)\)', script, re.M).group(1)
     to_convert = [flag[:-2] for flag in joined.split('|')]
     assert set(to_convert) < set(valued), 'run.sh changed shape: update _run_sh_split'

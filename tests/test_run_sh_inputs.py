@@ -70,6 +70,14 @@ def test_help_prints_the_usage_with_example_flags_and_starts_nothing(venv, work)
     assert os.listdir(str(work)) == []
 
 
+def test_version_prints_the_packages_and_starts_nothing(venv, work):
+    import inception_score
+    proc = _run_sh(venv, work, '--samples', '4', '--version')
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, 'run.sh {}\n'.format(inception_score.__version__), '')
+    assert os.listdir(str(work)) == []
+
+
 GRAPH_LINE = ('the Inception graph cannot be downloaded ([Errno 111] Connection refused): '
               'download {} (89 MB) and pass --graph PATH to it'.format(fetch.DEFAULT_URL))
 
