@@ -393,7 +393,7 @@ BAD_REFERENCES = [
     (lambda t: ['--fid', _stats_file(t, dim=3)], 1, 'statistics are of 3 features, expected 2048'),
     (lambda t: ['--fid', _nan_sigma(t)], 1, "'sigma' contains NaN or Inf"),
     (lambda t: ['--fid', _stats_file(t, mu=numpy.array([{}], dtype=object))], 1,
-     "'mu' is a pickled object array; refusing to unpickle it"),
+     "(array 'mu') holds pickled Python objects, which are never loaded"),
     (lambda t: ['--fid', _stats_file(t, sigma=None)], 1, "has 'mu' but not 'sigma'"),
     (lambda t: ['--adm', _stats_file(t)], 1,
      'sFID needs the reference images (or their statistics), which it does not hold'),
