@@ -86,7 +86,7 @@ def build(args, acc, model_path, network, elapsed, skipped, evaluation=None,
         'skipped_files': list(skipped),
         'skipped_count': len(skipped),
         'model_file': model_path,
-        'model_sha256': fetch.sha256_file(model_path),
+        'model_sha256': modelfile.weights_sha256(model_path),
         'source_graph_sha256': metadata.get('source_sha256'),
         'released_graph': metadata.get('released_graph',
                                        metadata.get('graph_sha256') == fetch.RELEASED_GRAPH_SHA256),
@@ -122,20 +122,21 @@ def _evaluation(args, evaluation, class_names):
 def write_statistics(path, statistics, args, n, model_path):
     """--save-stats: TTUR's mu and sigma of the images, with what produced them."""
     import inception_score
-    from inception_score import fetch, modelfile
-    from inception_score.files import atomic_output
-    from inception_score.fid import save_statistics
+    from inception_score import modelfile
+    from inception_score.files import atomic_output, writing
+    from inception_score.statsfile import inputs_provenance, statistics_bytes
     metadata = modelfile.read_metadata(model_path)
     mu, sigma = statistics
-    with atomic_output(path) as tmp:
-        save_statistics(
-            tmp, mu, sigma, n=int(n), features='pool_3', inputs=json.dumps(list(args.paths)),
-            resize=args.resize, model_sha256=fetch.sha256_file(model_path),
-            source_graph_sha256=str(metadata.get('source_sha256') or ''),
-            released_graph=bool(metadata.get('released_graph', False)),
-            inception_score_version=inception_score.__version__,
-            created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec='seconds'))
+    data = statistics_bytes(
+        mu, sigma, n=int(n), features='pool_3', inputs=inputs_provenance(args.paths),
+        resize=args.resize, model_sha256=modelfile.weights_sha256(model_path),
+        source_graph_sha256=str(metadata.get('source_sha256') or ''),
+        released_graph=bool(metadata.get('released_graph', False)),
+        inception_score_version=inception_score.__version__,
+        created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
+    with atomic_output(path) as tmp, writing(path):
+        with open(tmp, 'wb') as f:
+            f.write(data)
 
 
 def write_plot(path, evaluation, class_names):
