@@ -119,11 +119,11 @@ def _evaluation(args, evaluation, class_names):
     return data
 
 
-def write_statistics(path, statistics, args, n, model_path):
-    """--save-stats: TTUR's mu and sigma of the images, with what produced them."""
+def write_statistics(path, statistics, args, n, model_path, tmp=None):
+    """--save-stats: TTUR's mu and sigma of the images, with what produced them (written to
+    `tmp` when given, see _write)."""
     import inception_score
     from inception_score import modelfile
-    from inception_score.files import atomic_output, writing
     from inception_score.statsfile import inputs_provenance, statistics_bytes
     metadata = modelfile.read_metadata(model_path)
     mu, sigma = statistics
@@ -134,19 +134,32 @@ def write_statistics(path, statistics, args, n, model_path):
         released_graph=bool(metadata.get('released_graph', False)),
         inception_score_version=inception_score.__version__,
         created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
-    with atomic_output(path) as tmp, writing(path):
-        with open(tmp, 'wb') as f:
+
+    def write(file):
+        with open(file, 'wb') as f:
             f.write(data)
+    _write(path, tmp, write)
 
 
-def write_plot(path, evaluation, class_names):
+def _write(path, tmp, write):
+    """write(file) into `tmp` (a temporary path of files.atomic_outputs) or, without one,
+    atomically to `path`; a full disk and the like are one OutputError naming `path`."""
+    from inception_score.files import atomic_output, writing
+    if tmp is None:
+        with atomic_output(path) as tmp:
+            write(tmp)
+    else:
+        with writing(path):
+            write(tmp)
+
+
+def write_plot(path, evaluation, class_names, tmp=None):
     """--plot: the summary PNG (plot.py) of a scoring.Evaluation."""
-    from inception_score.files import atomic_output
     from inception_score.plot import plot_summary
     mean, std = evaluation.score.result()
-    with atomic_output(path) as tmp:
-        plot_summary(tmp, evaluation.classes.counts, class_names,
-                     evaluation.score.split_scores(), mean, std, fid=evaluation.fid)
+    _write(path, tmp, lambda file: plot_summary(
+        file, evaluation.classes.counts, class_names, evaluation.score.split_scores(), mean,
+        std, fid=evaluation.fid))
 
 
 def input_notes(args, value_range, available, spread):
@@ -170,9 +183,9 @@ def input_notes(args, value_range, available, spread):
     }
 
 
-def write_json(path, data):
-    from inception_score.files import atomic_output, writing
-    with atomic_output(path) as tmp, writing(path):
-        with open(tmp, 'w') as f:
+def write_json(path, data, tmp=None):
+    def write(file):
+        with open(file, 'w') as f:
             json.dump(data, f, indent=2)
             f.write('\n')
+    _write(path, tmp, write)
