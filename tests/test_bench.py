@@ -108,3 +108,4 @@ def test_bench_runs_every_cpu_measurement_on_tiny_sizes():
     assert 'folder of PNGs vs memory' in out
     assert 'IS + FID vs IS alone' in out and '(speed ratio, one pass, 2 images 32x32' in out
     assert 'MiB for 2 images' in out and 'MiB for 4 (growth' in out
+    assert 'one FID' in out and '(2048 features, full rank);' in out
