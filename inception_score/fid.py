@@ -22,6 +22,9 @@ from inception_score.errors import InputError
 # and PSD only up to their rounding (about 1e-7 of the scale, times sqrt(dim) for eigenvalues).
 SYMMETRY_TOLERANCE = 1e-5
 PSD_TOLERANCE = 1e-5
+# The statistics of n < d images computed in float64 have rank n - 1 up to rounding (about
+# 1e-16 of the scale): a pivoted Cholesky factor of that rank leaves out no more than this.
+EXACT_RANK_TOLERANCE = 1e-9
 
 
 class FIDAccumulator:
@@ -100,26 +103,33 @@ def _version_tuple(version):
 
 
 def psd_factor(sigma):
-    """(B, fits) with sigma = B B^T: B is (d, rank) from a Cholesky factorization (rank d) or,
-    for a singular sigma, LAPACK's pivoted one (rank r, cost O(d^2 r)); `fits` is whether
-    sigma is positive semi-definite within PSD_TOLERANCE of its scale (what B B^T leaves out
-    is that small). The pivoted factorization stops at pivots below d * 2^-52 of the largest
-    variance: directions whose variance is rounding."""
+    """(B, fits) with B B^T = sigma, or sigma's positive part: B is (d, rank); `fits` is
+    whether sigma is positive semi-definite within PSD_TOLERANCE of its scale (its lowest
+    eigenvalue no further below zero).
+
+    A Cholesky factorization when sigma is positive definite; for the statistics of fewer
+    images than features, LAPACK's pivoted one (rank r, cost O(d^2 r)), which stops at pivots
+    below d * 2^-52 of the largest variance. Only when that leaves out more than rounding
+    (float32 files, whose rounding makes exact zeros slightly negative, or no covariance at all)
+    is sigma decomposed into eigenvectors: the most negative eigenvalue shows the rounding
+    level, and the directions above twice it make B.
+    """
     from scipy.linalg import lapack
     try:
         return numpy.linalg.cholesky(sigma), True
     except numpy.linalg.LinAlgError:
         pass
-    factor, pivots, rank, info = lapack.dpstrf(sigma, lower=1)
-    if info < 0:
-        raise InputError('FID: cannot factor a covariance (LAPACK dpstrf info {})'.format(info))
-    b = numpy.empty((len(sigma), rank))
-    b[pivots - 1] = numpy.tril(factor[:, :rank])
-    # The rest of sigma is its Schur complement on the dropped directions: PSD (its diagonal is
-    # below the pivot threshold, so every entry is that small) exactly when sigma is.
     scale = max(float(numpy.abs(sigma).max()), numpy.finfo(numpy.float64).tiny)
-    rest = float(numpy.abs(sigma - b @ b.T).max())
-    return b, rest <= PSD_TOLERANCE * scale
+    factor, pivots, rank, info = lapack.dpstrf(sigma, lower=1)
+    if info >= 0:
+        b = numpy.empty((len(sigma), rank))
+        b[pivots - 1] = numpy.tril(factor[:, :rank])
+        # The Frobenius norm of what is left out bounds its eigenvalues.
+        if numpy.linalg.norm(sigma - b @ b.T) <= EXACT_RANK_TOLERANCE * scale:
+            return b, True
+    w, v = numpy.linalg.eigh(sigma)
+    keep = w > max(-2 * w[0], 0)
+    return v[:, keep] * numpy.sqrt(w[keep]), bool(w[0] >= -PSD_TOLERANCE * scale)
 
 
 def trace_sqrt_product(sigma1, sigma2):
