@@ -9,6 +9,6 @@ if __name__ == '__main__':
     try:
         from inception_score.cli import download_main
         sys.exit(download_main(prog='download.py'))
-    except KeyboardInterrupt:  # Ctrl-C while the imports (TensorFlow) still load
+    except KeyboardInterrupt:  # Ctrl-C before cli.run catches it (while cli imports)
         print('download.py: interrupted', file=sys.stderr)
         sys.exit(130)

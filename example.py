@@ -8,25 +8,26 @@ CIFAR-10 comes from --data (the official cifar-10-python.tar.gz or cifar-10-bina
 an extracted folder of either, or Chainer's cifar-10.npz), else from the first of those
 found in the current directory, beside the default model file or in Chainer's dataset cache;
 else cifar-10-python.tar.gz is downloaded beside the default model file (not with
---no-download). The earlier Chainer port's flags (--infile, --samples, --batch-size,
+--no-download). The model is --infile/--model, else ./inception_score.model, else the one
+in the dataset cache. The earlier Chainer port's flags (--infile, --samples, --batch-size,
 --splits, --gpu) keep working; --model, --json and --quiet are the command line's.
 """
 import os
 import sys
 
-from inception_score.cli import run
-
 
 def parser():
     from inception_score.cli import Parser, _positive
-    from inception_score.modelfile import default_model_path
+    from inception_score.modelfile import default_model_help
     p = Parser(prog='example.py', description=__doc__.splitlines()[0])
     p.add_argument('--infile', '--model', dest='model', default=None, metavar='MODEL',
                    help='model file from inception-score-download (default: {})'.format(
-                       default_model_path()))
+                       default_model_help()))
     p.add_argument('--data', metavar='PATH', default=None,
                    help='CIFAR-10: cifar-10-python.tar.gz, cifar-10-binary.tar.gz, an '
-                        "extracted folder of either, or Chainer's cifar-10.npz")
+                        "extracted folder of either, or Chainer's cifar-10.npz (default: the "
+                        'first found here, beside the default model file or in Chainer\'s '
+                        'cache, else downloaded)')
     p.add_argument('--no-download', action='store_true',
                    help='never download CIFAR-10: say where to put it instead')
     p.add_argument('--samples', type=_positive, default=50000, metavar='N',
@@ -44,33 +45,20 @@ def parser():
     return p
 
 
-def cifar10_path(args):
-    """--data, or the first local copy, or a download (unless --no-download)."""
-    from inception_score import cifar10
-    from inception_score.errors import DownloadError, UsageError
-    if args.data is not None:
-        return args.data
-    found = cifar10.find()
-    if found is not None:
-        return found
-    if args.no_download:
-        raise UsageError(cifar10.not_found_message())
-    try:
-        return cifar10.download(progress=not args.quiet)
-    except DownloadError as e:
-        reason = str(e).split('; offline?')[0]
-        raise UsageError(cifar10.not_found_message(reason=reason)) from None
-
-
 def main(args):
     import time
     from inception_score import cifar10, checks, files, modelfile, report, scoring, sources
     from inception_score.cli import score_parser
     started = time.time()
-    model_path = modelfile.default_model_path() if args.model is None else args.model
+    # Everything this run reads, given or found, is decided first and protected: the model,
+    # the CIFAR-10 copy (or the file a download will write), never an output.
+    model_path = modelfile.find_model() if args.model is None else args.model
+    data, to_download = cifar10.plan(args.data, allow_download=not args.no_download)
     files.check_outputs({'--json': args.json},
-                        [('--model', model_path)] + ([('--data', args.data)] if args.data else []))
-    data = cifar10_path(args)
+                        [('--model', model_path)]
+                        + [('CIFAR-10 copy', path) for path in cifar10.inputs(data)])
+    if to_download:
+        data = cifar10.obtain(data, progress=not args.quiet)
     ims = cifar10.load(data, 'train')
     n = checks.check_samples(args.samples, len(ims))
     checks.check_splits_usage(n, args.splits)
@@ -80,9 +68,7 @@ def main(args):
     with report.progress_bar(n, disable=args.quiet) as bar:
         acc = scoring.score_source(network, source, args.batch_size, args.splits, progress=bar)
     mean, std = acc.result()
-    print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, splits={})'.format(
-        mean, std, acc.n, acc.splits), flush=True)
-    if args.json is not None:
+    if args.json is not None:  # before printing: a closed stdout must not cost the report
         # The command line's report, for the CIFAR-10 copy read.
         as_cli = score_parser().parse_args([os.path.abspath(data), '--batch-size',
                                             str(args.batch_size), '--splits', str(args.splits),
@@ -92,7 +78,19 @@ def main(args):
         out.update(report.input_notes(as_cli, (0, 255), len(ims), None))
         out['sampling'] = 'first {} CIFAR-10 training images'.format(n)
         report.write_json(args.json, out)
+    print('Inception Score: {:.4f} \u00b1 {:.4f} (N={}, splits={})'.format(
+        mean, std, acc.n, acc.splits), flush=True)
+
+
+def cli_main(argv=None):
+    from inception_score.cli import run
+    return run(main, argv, parser, 'example.py')
 
 
 if __name__ == '__main__':
-    sys.exit(run(main, None, parser()))
+    try:
+        import inception_score.cli  # noqa: F401 (imported here, where Ctrl-C is caught)
+    except KeyboardInterrupt:  # Ctrl-C while Python still imports: the same one line
+        print('example.py: interrupted', file=sys.stderr)
+        sys.exit(130)
+    sys.exit(cli_main())

@@ -8,14 +8,16 @@ RSS of fresh processes scoring N1 and N2 images from a .npy file with a model fi
 means streaming works); and, when torch and torch_fidelity import, torch-fidelity's InceptionV3
 extractor holding the same weights on the CPU at the same batch: its images/s, ours relative
 to it, and the drift of its logits from ours; the speed of the score with the FID
-statistics fed from the same pass, over the score alone; and the time of one FID from 2048-
-feature statistics (full rank, and from 2 images). Absolute times on shared machines are
-noisy: compare the ratios. Weights barely change the speed: calibrated synthetic ones
+statistics fed from the same pass, over the score alone; the time of IS + FID + KID +
+precision/recall from one pass against a reference whose statistics and feature vectors are at
+hand (a --save-stats --save-features file), over IS alone; and the time of one FID from
+2048-feature statistics (full rank, and from 2 and 3 images). Absolute times on shared
+machines are noisy: compare the ratios. Weights barely change the speed: calibrated synthetic ones
 (bench/synthetic_weights.py, seconds to make) stand in for the model file.
 
     python bench/bench.py [--mode threads|batched] [--images 200] [--images-299 100]
                           [--folder-images 200] [--rss 2000,20000] [--torch-images 100]
-                          [--fid-images 200] [--fid-features 2048]
+                          [--fid-images 200] [--metrics-images 200] [--fid-features 2048]
 """
 import argparse
 import os
@@ -33,6 +35,7 @@ import numpy  # noqa: E402
 import measure  # noqa: E402
 import synthetic_weights  # noqa: E402
 from inception_score import inception_score  # noqa: E402
+from inception_score import topology  # noqa: E402
 from inception_score.modelfile import load_network, save_arrays  # noqa: E402
 from inception_score.network import Network  # noqa: E402
 from inception_score.scoring import score_source  # noqa: E402
@@ -41,6 +44,7 @@ from inception_score.sources import FolderSource, load_array_file  # noqa: E402
 BATCH = 100
 TORCH_TARGET = 1.3  # ours must be at least this much faster than torch-fidelity on the CPU
 FID_TARGET = 0.95  # IS + FID statistics from one pass: at least this fraction of IS alone's speed
+METRICS_TARGET = 0.10  # IS + FID + KID + precision/recall: at most this much more time than IS
 
 
 def blas():
@@ -89,6 +93,35 @@ def fid_overhead(network, n, batch, size=32, repeats=3):
         alone.append(run([]))
         with_fid.append(run([StatisticsFeed.pool_3()]))
     return min(alone) / min(with_fid)
+
+
+def metrics_overhead(network, n, batch, size=32):
+    """Seconds of IS alone and of IS + FID + KID + precision/recall on the same n images, one
+    pass, against a reference whose pool_3 statistics and n feature vectors are at hand (as a
+    --save-stats --save-features file holds them), with the parts of the difference: the pass
+    with its feeds, then each number as first read. The reference vectors are random pool_3-
+    like ones (non-negative, of the network's feature scale): the arithmetic of the three
+    numbers does not depend on their values, and no second pass is spent on them.
+    KID: torch-fidelity's 100 subsets of min(1000, n)."""
+    from inception_score.fid import FIDAccumulator
+    from inception_score.reference import Reference
+    from inception_score.scoring import evaluate_source
+    from inception_score.sources import ArraySource
+    scale = float(network.features(_images(2, size, seed=3)).mean())
+    vectors = numpy.abs(numpy.random.RandomState(3).normal(
+        0, scale * 1.25, (n, topology.NUM_FEATURES))).astype(numpy.float32)
+    reference = Reference(statistics=FIDAccumulator().update(vectors).statistics(),
+                          features=vectors, provenance={'format': 'bench'})
+    source = ArraySource(_images(n, size, seed=2))
+    alone = measure.timed(lambda: score_source(network, source, batch, 1))
+    parts = {}
+    result = []
+    parts['pass'] = measure.timed(lambda: result.append(evaluate_source(
+        network, source, reference, ('fid', 'kid', 'precision_recall'), batch, splits=1,
+        kid_subset_size=min(1000, n))))
+    for name in ('fid', 'kid', 'precision'):
+        parts[name] = measure.timed(lambda: getattr(result[0], name))
+    return alone, parts
 
 
 def fid_seconds(dim, repeats=2):
@@ -166,6 +199,9 @@ def main():
     p.add_argument('--rss', default='2000,20000', help='N1,N2 for peak RSS (empty: skip)')
     p.add_argument('--fid-images', type=int, default=200,
                    help='32x32 images for IS + FID statistics vs IS alone (0: skip)')
+    p.add_argument('--metrics-images', type=int, default=200,
+                   help='32x32 images (and as many reference ones) for IS + FID + KID + '
+                        'precision/recall vs IS alone (0: skip; at least 5)')
     p.add_argument('--fid-features', type=int, default=2048,
                    help='features of the statistics one FID is timed on (0: skip)')
     p.add_argument('--torch-images', type=int, default=100,
@@ -205,6 +241,15 @@ def main():
         print('IS + FID vs IS alone       {:8.2f} (speed ratio, one pass, {} images 32x32; '
               'target >= {}: {})'.format(ratio, args.fid_images, FID_TARGET,
                                          'met' if ratio >= FID_TARGET else 'NOT MET'))
+    if args.metrics_images:
+        alone, parts = metrics_overhead(network, args.metrics_images, batch)
+        extra = sum(parts.values()) - alone
+        print('IS + FID + KID + PR vs IS  {:+8.1%} time (one pass, {} images 32x32 and {} '
+              'reference vectors; target <= {:+.0%}: {}): IS alone {:.1f} s; the pass with '
+              'its feeds {:+.1f} s, FID {:.1f} s, KID {:.1f} s, precision/recall {:.1f} s'.format(
+                  extra / alone, args.metrics_images, args.metrics_images, METRICS_TARGET,
+                  'met' if extra / alone <= METRICS_TARGET else 'NOT MET', alone,
+                  parts['pass'] - alone, parts['fid'], parts['kid'], parts['precision']))
     if args.fid_features:
         full, few = fid_seconds(args.fid_features)
         print('one FID                    {:8.2f} s ({} features, full rank); {:.2f} s from 2 '

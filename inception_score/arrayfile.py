@@ -18,6 +18,7 @@ import numpy
 from numpy.lib import format as npy_format
 
 from inception_score.errors import InputError
+from inception_score.fixes import fix
 from inception_score.io import open_regular
 
 NPY_MAGIC = b'\x93NUMPY'
@@ -125,7 +126,8 @@ def member_names(archive):
 
 
 class ArrayFile:
-    """The array in a .npy file, or the array `key` (default 'arr_0') of a .npz archive.
+    """The array in a .npy file, or the array `key` (default 'arr_0') of a .npz archive
+    (`missing_key_fix` ends the message when the archive has no such array).
 
     Opening reads and checks the header only; `read(start, stop)` returns rows start..stop-1
     as a new C-order array, `read_all()` the whole array (0-d ones too). Use as a context
@@ -134,9 +136,10 @@ class ArrayFile:
     dtype, nbytes.
     """
 
-    def __init__(self, path, key=None, archive=None):
+    def __init__(self, path, key=None, archive=None, missing_key_fix=None):
         self.path = path
         self.label = path
+        self._missing_key_fix = missing_key_fix
         self._file = self._zip = self._stream = self._whole = None
         self._own_zip = archive is None
         try:
@@ -194,8 +197,9 @@ class ArrayFile:
         name = key if key in names else key + '.npy'
         if name not in names:
             arrays = [n[:-4] if n.endswith('.npy') else n for n in names]
-            raise InputError('{} has no array {!r} (it has {}): pass --key NAME'.format(
-                self.path, key, ', '.join(arrays) or 'none'))
+            raise InputError('{} has no array {!r} (it has {}): {}'.format(
+                self.path, key, ', '.join(arrays) or 'none',
+                self._missing_key_fix or 'pass ' + fix('key', 'NAME')))
         self.label = '{} (array {!r})'.format(self.path, key)
         try:
             info = self._zip.getinfo(name)

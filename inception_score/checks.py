@@ -9,6 +9,7 @@ import warnings
 import numpy
 
 from inception_score.errors import InputError, InputWarning, UsageError
+from inception_score.fixes import fix, option
 from inception_score.resize import RESIZE_MODES
 
 
@@ -28,10 +29,11 @@ def check_samples(samples, available):
         return available
     if (isinstance(samples, bool) or not isinstance(samples, (int, numpy.integer))
             or samples < 1):
-        raise UsageError('--samples must be an integer >= 1, got {!r}'.format(samples))
+        raise UsageError('{} must be an integer >= 1, got {!r}'.format(option('samples'),
+                                                                        samples))
     if samples > available:
-        raise UsageError('--samples {} but only {} images are available'.format(
-            samples, available))
+        raise UsageError('{} but only {} images are available'.format(
+            fix('samples', samples), available))
     return int(samples)
 
 
@@ -105,8 +107,8 @@ def warn_small_samples(n, splits=None, split_size=None, metrics=(), statistics=F
         warn('{} images in {}: a part of {} images scores at most {}, so the Inception Score '
              'says little about the images: score more images (the reference scores 50,000 '
              'in 10 splits of 5,000) or give {}'.format(
-                 n, rule, part, part,
-                 'fewer --splits' if split_size is None else 'a larger --split-size'))
+                 n, rule, part, part, 'fewer ' + option('splits') if split_size is None
+                 else 'a larger ' + option('split_size')))
     needs = [(label, dim) for metric, label, dim in _covariance_features()
              if metric in metrics or (metric == 'fid' and statistics)]
     few = [(label, dim) for label, dim in needs if n <= dim]
@@ -160,7 +162,7 @@ class UnitRangeWatch:
     # so they keep the minimum at or above it).
     _ZERO = 127.5
 
-    def __init__(self, source, name, fix='value_range=(0, 1)'):
+    def __init__(self, source, name, fix=None):
         self.source, self.name, self.fix = source, name, fix
         self.skipped = source.skipped
 
@@ -176,10 +178,10 @@ class UnitRangeWatch:
         if start == 0 and stop == len(self) and lowest >= self._ZERO:
             warn('{}: no value is below 0 although the range is [-1, 1]: images in [0, 1] '
                  'are scored as washed-out light images; if that is what they are, pass '
-                 '{}'.format(self.name, self.fix))
+                 '{}'.format(self.name, self.fix or fix('value_range', (0, 1))))
 
 
-def watch_unit_range(source, value_range, name, fix='value_range=(0, 1)'):
+def watch_unit_range(source, value_range, name, fix=None):
     """`source` wrapped in a UnitRangeWatch when its values are said to lie in [-1, 1]."""
     if tuple(float(v) for v in value_range) != (-1.0, 1.0):
         return source

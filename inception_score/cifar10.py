@@ -3,14 +3,21 @@
 Read, whichever is at hand:
 - the official archives: cifar-10-python.tar.gz (pickled batches, read with an unpickler that
   admits only plain arrays, lists, bytes, str and numbers) or cifar-10-binary.tar.gz (raw
-  records: no pickle at all), read in memory, nothing extracted;
+  records: no pickle at all), read in memory, nothing extracted, by fetch.read_archive (the
+  graph's reader: the whole gzip stream, so its CRC and length are checked);
 - either extracted: the folder cifar-10-batches-py or cifar-10-batches-bin (or a folder
   holding one of them);
 - Chainer's cache of it, $CHAINER_DATASET_ROOT/pfnet/chainer/cifar/cifar-10.npz (what
-  chainer.datasets.get_cifar10 leaves; a plain .npz, read without pickle).
+  chainer.datasets.get_cifar10 leaves), read by arrayfile.ArrayFile: no pickle, shapes from
+  the headers checked before anything is read.
 
-`download()` fetches cifar-10-python.tar.gz (checked against its published MD5) next to the
-default model file, where `find()` looks too.
+Every batch is checked for what CIFAR-10 has (sizes from the tar headers or the file system
+before reading, 1 to 10,000 images of (3072,) uint8, one label 0-9 each); a FIFO, a device or
+an unreadable file is one line, never a hang or a traceback.
+
+`plan()` decides the copy a run reads (given, found, or a download still to make) before any
+work, so that outputs can be checked against it; `download()` fetches cifar-10-python.tar.gz
+(checked against its published MD5) next to the default model file, where `find()` looks too.
 
 Images come as uint8 (N, 3, 32, 32), in the official order: data_batch_1 ... data_batch_5
 for 'train' (50,000 images), test_batch for 'test' (10,000).
@@ -18,11 +25,12 @@ for 'train' (50,000 images), test_batch for 'test' (10,000).
 import io
 import os
 import pickle
-import tarfile
+import stat
 
 import numpy
 
 from inception_score.errors import InputError, UsageError
+from inception_score.io import file_kind, open_regular
 
 URLS = {'python': 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz',
         'binary': 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'}
@@ -32,7 +40,10 @@ ARCHIVES = {'python': 'cifar-10-python.tar.gz', 'binary': 'cifar-10-binary.tar.g
 FOLDERS = {'python': 'cifar-10-batches-py', 'binary': 'cifar-10-batches-bin'}
 BATCHES = {'train': ['data_batch_{}'.format(i) for i in range(1, 6)], 'test': ['test_batch']}
 IMAGE_BYTES = 3 * 32 * 32
-MAX_BATCH_BYTES = 64 << 20  # an official batch is 31 MB (python) or 30.7 MB (binary)
+BATCH_IMAGES = 10000  # in each official batch
+# An official python batch is 31,035,704 bytes (the pixels, 10,000 labels and file names): the
+# cap leaves room for a re-pickled one. A binary batch is at most 10,000 3073-byte records.
+PYTHON_BATCH_MAX_BYTES = 32 << 20
 
 
 def chainer_cache_path():
@@ -94,25 +105,87 @@ def download(dest=None, progress=True, url=URLS['python']):
     return dest
 
 
+def plan(data=None, allow_download=True):
+    """The CIFAR-10 copy a run reads, decided before any work: (path, to_download).
+
+    `data` if given, else the first copy `find()` finds; with none, `download_path()` with
+    to_download True (fetch it with `obtain`), or UsageError saying where to put one when
+    downloads are not allowed.
+    """
+    if data is not None:
+        return data, False
+    found = find()
+    if found is not None:
+        return found, False
+    if not allow_download:
+        raise UsageError(not_found_message())
+    return download_path(), True
+
+
+def obtain(dest=None, progress=True):
+    """`download(dest)`; offline (or any failed download) is one line saying which file to
+    put where."""
+    from inception_score.errors import DownloadError
+    try:
+        return download(dest, progress=progress)
+    except DownloadError as e:
+        reason = str(e).split('; offline?')[0]
+        raise UsageError(not_found_message(reason=reason)) from None
+
+
+def inputs(path):
+    """The paths that `load(path)` reads, for files.check_outputs: the file, or the folder
+    holding the batches (a parent folder given as --data is not read beyond it)."""
+    try:
+        folder, _ = _batch_folder(path) if os.path.isdir(path) else (None, None)
+    except InputError:
+        folder = None
+    return [folder or path]
+
+
+_WHAT = 'a CIFAR-10 copy'
+_EXPECTED = ("{}, {}, an extracted {} or {} folder, or Chainer's cifar-10.npz".format(
+    ARCHIVES['python'], ARCHIVES['binary'], FOLDERS['python'], FOLDERS['binary']))
+_PERMISSIONS = ': check its permissions'
+
+
 def load(path, split='train'):
     """uint8 images (N, 3, 32, 32) of `split` ('train' or 'test') from `path`: an official
-    archive, an extracted folder (or its parent) or Chainer's cifar-10.npz."""
+    archive, an extracted folder (or its parent) or Chainer's cifar-10.npz.
+
+    Checked before memory is spent on them: the archive's gzip CRC and length (read whole),
+    the batches' sizes, their (N, 3072) uint8 data and labels 0-9 (at most 10,000 images a
+    batch); a FIFO, a device or an unreadable file is one line, never a hang or a traceback.
+    """
     if split not in BATCHES:
         raise InputError("split must be 'train' or 'test', got {!r}".format(split))
-    if not os.path.exists(path):
-        raise UsageError('{} does not exist'.format(path))
-    if os.path.isdir(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UsageError('{} does not exist'.format(path)) from None
+    except OSError as e:
+        raise InputError('{} cannot be read ({}){}'.format(path, e.strerror or e,
+                                                           _PERMISSIONS)) from None
+    if stat.S_ISDIR(mode):
         return _from_folder(path, split)
-    with open(path, 'rb') as f:
-        head = f.read(4)
+    kind = file_kind(mode)
+    if kind is not None:
+        raise UsageError('{} is not a regular file ({}): expected {}'.format(
+            path, kind, _EXPECTED))
+    with open_regular(path, _PERMISSIONS) as f:
+        head = _read(f, path, 4)
     if head[:2] == b'\x1f\x8b':
         return _from_archive(path, split)
     if head[:4] == b'PK\x03\x04':
         return _from_chainer_npz(path, split)
-    raise InputError('{} is not a CIFAR-10 copy: expected {}, {}, an extracted {} or {} folder, '
-                     "or Chainer's cifar-10.npz".format(path, ARCHIVES['python'],
-                                                        ARCHIVES['binary'], FOLDERS['python'],
-                                                        FOLDERS['binary']))
+    raise InputError('{} is not {}: expected {}'.format(path, _WHAT, _EXPECTED))
+
+
+def _read(f, label, size=-1):
+    try:
+        return f.read(size)
+    except OSError as e:
+        raise InputError('{} cannot be read ({})'.format(label, e.strerror or e)) from None
 
 
 def _kind(name):
@@ -125,71 +198,130 @@ def _kind(name):
     return None
 
 
+_FILE_NAMES = {'python': lambda batch: batch, 'binary': lambda batch: batch + '.bin'}
+_CAPS = {'python': PYTHON_BATCH_MAX_BYTES, 'binary': BATCH_IMAGES * (IMAGE_BYTES + 1)}
+
+
 def _decode(kind, data, label):
     return (_python_batch if kind == 'python' else _binary_batch)(data, label)
 
 
+def _complete(found, split):
+    """The layout whose batches of `split` are all in `found` ({(kind, batch): value}), else
+    the batches missing from the most complete one, as (None, missing)."""
+    missing = {kind: [b for b in BATCHES[split] if (kind, b) not in found]
+               for kind in ('python', 'binary')}
+    for kind in ('python', 'binary'):
+        if not missing[kind]:
+            return kind, None
+    return None, min(missing.values(), key=len)
+
+
 def _from_archive(path, split):
-    found = {}
+    from inception_score import fetch
+    caps = {_FILE_NAMES[kind](batch): _CAPS[kind]
+            for kind in ('python', 'binary') for batch in BATCHES[split]}
+    members = fetch.read_archive(path, caps, what=_WHAT, expected=_EXPECTED, error=InputError)
+    found = {_kind(name): name for name in members}
+    kind, missing = _complete(found, split)
+    if kind is None:
+        _missing(path, split, missing, bool(found))
+    batches = []
+    for batch in BATCHES[split]:
+        name = found[(kind, batch)]
+        data = members.pop(name)  # freed as soon as decoded
+        batches.append(_decode(kind, data, '{}: {}'.format(path, name)))
+    return numpy.concatenate(batches)
+
+
+def _listing(folder):
+    """The names in `folder`, None when it is no folder; InputError when it is unreadable."""
     try:
-        with tarfile.open(path, 'r:gz') as tar:
-            for member in tar:
-                kind = _kind(member.name)
-                if kind is None or kind[1] not in BATCHES[split] or not member.isfile():
-                    continue
-                if member.size > MAX_BATCH_BYTES:
-                    raise InputError('{}: {} is {} bytes, far more than a CIFAR-10 batch'.format(
-                        path, member.name, member.size))
-                found[kind[1]] = _decode(kind[0], tar.extractfile(member).read(),
-                                         '{}: {}'.format(path, member.name))
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise InputError('{} is not a readable .tar.gz ({}): download it again'.format(
-            path, str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
-    return _joined(found, split, path)
+        return sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise InputError('{} cannot be read ({}){}'.format(folder, e.strerror or e,
+                                                           _PERMISSIONS)) from None
+
+
+def _batch_folder(path):
+    """(folder, names): `path` or its extracted cifar-10-batches-py/-bin subfolder, the first
+    holding a batch file; (None, None) when none does."""
+    for folder in (path,) + tuple(os.path.join(path, f) for f in FOLDERS.values()):
+        names = _listing(folder)
+        if names and any(_kind(name) for name in names):
+            return folder, names
+    return None, None
 
 
 def _from_folder(path, split):
-    for sub in (path,) + tuple(os.path.join(path, f) for f in FOLDERS.values()):
-        found = {}
-        for name in sorted(os.listdir(sub)) if os.path.isdir(sub) else ():
-            kind = _kind(name)
-            file = os.path.join(sub, name)
-            if kind is None or kind[1] not in BATCHES[split] or not os.path.isfile(file):
-                continue
-            if os.path.getsize(file) > MAX_BATCH_BYTES:
-                raise InputError('{} is {} bytes, far more than a CIFAR-10 batch'.format(
-                    file, os.path.getsize(file)))
-            with open(file, 'rb') as f:
-                found[kind[1]] = _decode(kind[0], f.read(), file)
-        if found:
-            return _joined(found, split, path)
-    return _joined({}, split, path)
+    folder, names = _batch_folder(path)
+    found = {_kind(name): os.path.join(folder, name) for name in names or ()
+             if _kind(name) is not None}
+    kind, missing = _complete(found, split)
+    if kind is None:
+        _missing(path, split, missing, bool(found))
+    return numpy.concatenate([_read_batch(kind, found[(kind, batch)])
+                              for batch in BATCHES[split]])
 
 
-def _joined(found, split, path):
-    missing = [name for name in BATCHES[split] if name not in found]
-    if missing:
-        raise InputError('{} holds no CIFAR-10 {} ({}): expected {} or {} (or their extracted '
-                         'folders)'.format(path, 'batch ' + ', '.join(missing) if found else
-                                           'batches', split, ARCHIVES['python'],
-                                           ARCHIVES['binary']))
-    return numpy.concatenate([found[name] for name in BATCHES[split]])
+def _read_batch(kind, file):
+    """One batch file, its kind and size checked before it is read."""
+    try:
+        st = os.stat(file)
+    except OSError as e:
+        raise InputError('{} cannot be read ({}){}'.format(file, e.strerror or e,
+                                                           _PERMISSIONS)) from None
+    what = file_kind(st.st_mode)
+    if what is not None:
+        raise InputError('{} is not a regular file ({}): expected a CIFAR-10 batch'.format(
+            file, what))
+    if st.st_size > _CAPS[kind]:
+        raise InputError('{} is {} bytes, more than a CIFAR-10 batch ({} at most)'.format(
+            file, st.st_size, _CAPS[kind]))
+    with open_regular(file, _PERMISSIONS) as f:
+        return _decode(kind, _read(f, file, _CAPS[kind] + 1), file)
+
+
+def _missing(path, split, missing, partial):
+    raise InputError('{} holds no CIFAR-10 {} ({}): expected {}'.format(
+        path, 'batch ' + ', '.join(missing) if partial else 'batches', split, _EXPECTED))
 
 
 def _from_chainer_npz(path, split):
-    key = {'train': 'train_x', 'test': 'test_x'}[split]
-    try:
-        with numpy.load(path, allow_pickle=False) as archive:
-            if key not in archive.files:
-                raise InputError('{} has no {!r}: it is not chainer\'s cifar-10.npz'.format(
-                    path, key))
-            x = archive[key]
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError('{} is not a readable .npz ({})'.format(path, e)) from None
-    if x.dtype != numpy.uint8 or x.ndim != 2 or x.shape[1] != IMAGE_BYTES:
-        raise InputError('{}: {!r} has shape {} and dtype {}, expected (N, 3072) uint8'.format(
-            path, key, x.shape, x.dtype))
-    return x.reshape(-1, 3, 32, 32)
+    from inception_score.arrayfile import ArrayFile
+    x_key, y_key = {'train': ('train_x', 'train_y'), 'test': ('test_x', 'test_y')}[split]
+    most = len(BATCHES[split]) * BATCH_IMAGES
+    fix = "it is not Chainer's cifar-10.npz"
+    # Shapes and dtypes come from the headers, checked against the archive's sizes, before
+    # anything is read: a claimed 2 GB array is refused, not allocated.
+    with ArrayFile(path, key=y_key, missing_key_fix=fix) as y_file:
+        n = y_file.shape[0] if len(y_file.shape) == 1 else -1
+        if not 0 < n <= most or y_file.dtype.kind not in 'iuf':
+            raise InputError('{}: {!r} has shape {} and dtype {}, expected ({},) labels at '
+                             'most'.format(path, y_key, y_file.shape, y_file.dtype, most))
+        with ArrayFile(path, key=x_key, missing_key_fix=fix) as x_file:
+            if x_file.dtype != numpy.uint8 or x_file.shape != (n, IMAGE_BYTES):
+                raise InputError('{}: {!r} has shape {} and dtype {}, expected ({}, {}) uint8 '
+                                 '(one row per label in {!r})'.format(
+                                     path, x_key, x_file.shape, x_file.dtype, n, IMAGE_BYTES,
+                                     y_key))
+            _check_labels(y_file.read(0, n), '{} ({!r})'.format(path, y_key))
+            return x_file.read(0, n).reshape(-1, 3, 32, 32)
+
+
+def _check_labels(labels, label):
+    labels = numpy.asarray(labels)
+    if labels.dtype.kind not in 'iuf' or not numpy.all(
+            (labels >= 0) & (labels <= 9) & (labels == numpy.floor(labels))):
+        raise InputError('{} has labels outside 0-9: it is not CIFAR-10'.format(label))
+
+
+def _check_count(n, label):
+    if not 0 < n <= BATCH_IMAGES:
+        raise InputError('{} holds {} images; a CIFAR-10 batch holds 1 to {}'.format(
+            label, n, BATCH_IMAGES))
 
 
 def _binary_batch(data, label):
@@ -198,6 +330,8 @@ def _binary_batch(data, label):
         raise InputError('{} is {} bytes, not a whole number of 3073-byte CIFAR-10 records'
                          .format(label, len(data)))
     records = numpy.frombuffer(data, numpy.uint8).reshape(-1, IMAGE_BYTES + 1)
+    _check_count(len(records), label)
+    _check_labels(records[:, 0], label)
     return records[:, 1:].reshape(-1, 3, 32, 32).copy()
 
 
@@ -209,13 +343,22 @@ def _python_batch(data, label):
     except Exception as e:  # a damaged pickle raises many types
         raise InputError('{} is not a readable CIFAR-10 batch ({})'.format(
             label, str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
-    x = batch.get(b'data', batch.get('data')) if isinstance(batch, dict) else None
+    get = (lambda key: batch.get(key.encode(), batch.get(key))) if isinstance(batch, dict) \
+        else (lambda key: None)
+    x = get('data')
     if isinstance(x, _Array):
         x = x.array
     if (not isinstance(x, numpy.ndarray) or x.dtype != numpy.uint8 or x.ndim != 2
             or x.shape[1] != IMAGE_BYTES):
         raise InputError('{} is not a CIFAR-10 batch: no (N, 3072) uint8 array under '
                          "b'data'".format(label))
+    _check_count(len(x), label)
+    labels = get('labels')
+    if (not isinstance(labels, list) or len(labels) != len(x)
+            or not all(type(v) is int for v in labels)):
+        raise InputError("{} is not a CIFAR-10 batch: b'labels' is not a list of {} integers"
+                         .format(label, len(x)))
+    _check_labels(labels, label)
     return x.reshape(-1, 3, 32, 32)
 
 

@@ -4,8 +4,10 @@ leaves no output file.
 Exit codes, one rule for every command: 2 when the command cannot run as asked (a bad flag,
 an input or model file that is not there or not the kind of file named, an unwritable output,
 --samples above what is there); 1 when what was read is bad (unreadable images, a broken
-model file, a failed download or conversion); 130 on Ctrl-C. Warnings (`InputWarning`: the
-run goes on) are one line each, `prog: warning: ...`.
+model file, a failed download or conversion); 130 on Ctrl-C, whenever it comes (imports and
+argument parsing included; later Ctrl-Cs are ignored while the run stops). Warnings
+(`InputWarning`: the run goes on) are one line each, `prog: warning: ...`. Messages name their
+fixes as flags (fixes.py). Every command has --version.
 """
 import argparse
 import contextlib
@@ -39,36 +41,63 @@ ADM_SPLIT_SIZE = 5000  # guided-diffusion's evaluator: compute_inception_score(s
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with its errors as one line (no usage block), like every other error here."""
+    """argparse with its errors as one line (no usage block), like every other error here, and
+    --version."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from inception_score import __version__
+        self.add_argument('--version', action='version', version='%(prog)s ' + __version__,
+                          help='print the version of inception_score and exit')
 
     def error(self, message):
         self.exit(2, '{}: error: {} (see {} --help)\n'.format(self.prog, message, self.prog))
 
 
-def run(main, argv, parser):
+def run(main, argv, parser, prog=None):
     """Call main(args); errors become one line on stderr: exit 2 for usage, 1 for data.
-    `args.warnings` lists the warnings printed so far (for reports)."""
-    args = parser.parse_args(argv)
+    `args.warnings` lists the warnings printed so far (for reports).
+
+    parser: an ArgumentParser, or a function making one (its imports are then inside, where a
+    Ctrl-C is the one `interrupted` line). prog: the name before the parser exists (default:
+    the parser's, else the program's file name). argv None means running as the program:
+    Ctrl-C then stays ignored after the run, up to the process's exit (see
+    files.interrupt_once); an explicit argv (tests, other Python code) gets the previous
+    handler back.
+    """
+    import os
+    prog = prog or getattr(parser, 'prog', None) or os.path.basename(sys.argv[0])
+    debug = False
     try:
-        with one_line_warnings(parser.prog) as args.warnings:
-            return main(args) or 0
-    except InceptionScoreError as e:
-        if getattr(args, 'debug', False):
+        from inception_score import files, fixes
+        with files.interrupt_once(keep=argv is None), fixes.flags():
+            if not isinstance(parser, argparse.ArgumentParser):
+                parser = parser()
+            args = parser.parse_args(argv)
+            debug = getattr(args, 'debug', False)
+            with one_line_warnings(parser.prog) as args.warnings:
+                return main(args) or 0
+    except BaseException as e:
+        files = sys.modules.get('inception_score.files')
+        if files is not None and isinstance(e, files.Terminated):
+            files.exit_quietly()  # SIGTERM/SIGHUP: the outputs are already removed
             raise
-        print('{}: error: {}'.format(parser.prog, e), file=sys.stderr)
+        if isinstance(e, KeyboardInterrupt) or _interrupted():
+            print('{}: interrupted'.format(prog), file=sys.stderr)
+            return 130
+        if isinstance(e, BrokenPipeError):  # stdout closed early (`| head`): reports are written
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        if not isinstance(e, InceptionScoreError) or debug:
+            raise
+        print('{}: error: {}'.format(prog, e), file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
-    except KeyboardInterrupt:
-        print('{}: interrupted'.format(parser.prog), file=sys.stderr)
-        return 130
-    except SystemExit as e:
-        from inception_score.files import Terminated, exit_quietly
-        if isinstance(e, Terminated):  # SIGTERM/SIGHUP: the outputs are already removed
-            exit_quietly()
-        raise
-    except BrokenPipeError:  # stdout closed early (`| head`): the reports are already written
-        import os
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+
+
+def _interrupted():
+    """Whether a Ctrl-C came during the run, whatever exception it became on its way up."""
+    files = sys.modules.get('inception_score.files')
+    return files is not None and files.interrupted()
 
 
 def download_parser(prog='inception-score-download'):
@@ -94,17 +123,22 @@ def download_parser(prog='inception-score-download'):
 
 def _download(args):
     import os
-    from inception_score import modelfile, weights
+    from inception_score import checks, modelfile, weights
     outfile = args.outfile
     if outfile is None:
         outfile = modelfile.default_model_path()
         os.makedirs(os.path.dirname(outfile), exist_ok=True)
+        here = modelfile.model_search_paths()[0]
+        if os.path.isfile(here):
+            from inception_score.checks import warn
+            warn('{} is used before {} by the commands run in this folder (when no model is '
+                 'given)'.format(here, outfile))
     weights.build_model_file(outfile, url=args.url, graph=args.graph, sha256=args.sha256,
-                             progress=not args.quiet)
+                             progress=not args.quiet, warn=checks.warn)
 
 
 def download_main(argv=None, prog='inception-score-download'):
-    return run(_download, argv, download_parser(prog))
+    return run(_download, argv, lambda: download_parser(prog), prog)
 
 
 def _value_range(text):
@@ -149,7 +183,7 @@ def score_parser():
     p.add_argument('paths', nargs='+', metavar='PATH', help='folder, .npz or .npy')
     p.add_argument('--model', default=None,
                    help='model file from inception-score-download (default: {})'.format(
-                       modelfile.default_model_path()))
+                       modelfile.default_model_help()))
     p.add_argument('--batch-size', type=_positive, default=100,
                    help='images per forward pass (default 100; moves the score by float32 rounding '
                         'only)')
@@ -170,7 +204,8 @@ def score_parser():
     p.add_argument('--seed', type=_seed, default=None,
                    help='seed of --shuffle (default 2020, as torch-fidelity)')
     p.add_argument('--resize', choices=sorted(RESIZE_MODES), default='tf1',
-                   help="tf1: the graph's own (reference numbers); pil, nearest: other tools'")
+                   help="tf1: the graph's own (reference numbers); clean: clean-fid's (PIL "
+                        "bicubic on float channels); pil, nearest: other tools'")
     p.add_argument('--input-range', type=_value_range, default=None, metavar='LO,HI',
                    help='value range of float arrays: 0,255 (default), 0,1 or -1,1 (write '
                         '--input-range=-1,1: a leading minus reads as an option otherwise)')
@@ -190,8 +225,20 @@ def score_parser():
                            help="OpenAI's ADM evaluator against its reference batch: prints its "
                                 'five lines (Inception Score in parts of 5000 unless '
                                 '--split-size, FID, sFID, precision, recall)')
+    p.add_argument('--kid', metavar='REF', default=None,
+                   help="KID against REF, as torch-fidelity computes it: what --fid takes, "
+                        'but statistics only with their feature vectors (--save-features); '
+                        'with --fid or --adm, the same REF')
+    p.add_argument('--kid-subsets', type=_positive, default=None, metavar='N',
+                   help='KID: the number of random subsets (default 100)')
+    p.add_argument('--kid-subset-size', type=_positive, default=None, metavar='N',
+                   help='KID: images drawn from each set per subset (default 1000; both sets '
+                        'need at least as many)')
     p.add_argument('--save-stats', metavar='OUT.npz', default=None,
                    help="write the images' FID statistics (TTUR's mu, sigma) for reuse")
+    p.add_argument('--save-features', action='store_true',
+                   help="with --save-stats: keep the images' pool_3 feature vectors in that "
+                        'file too (8 KB an image), so that it can serve as --kid REF')
     p.add_argument('--plot', metavar='OUT.png', default=None,
                    help='draw a summary: predicted classes, split scores, FID (matplotlib)')
     p.add_argument('--json', metavar='OUT', default=None, help='write a JSON report')
@@ -202,12 +249,16 @@ def score_parser():
 
 def _score(args):
     import time
-    from inception_score import (checks, files, modelfile, reference, report, scoring,
+    from inception_score import (checks, files, kid, modelfile, reference, report, scoring,
                                  sources, spread)
     started = time.time()
-    model_path = modelfile.default_model_path() if args.model is None else args.model
+    # Given, or found (./inception_score.model, else the cache); None: load names both places.
+    model_path = modelfile.find_model() if args.model is None else args.model
     metrics, split_size = _metrics(args)
-    ref_path = args.adm if args.adm is not None else args.fid
+    ref_path = _reference_path(args)
+    if args.save_features and args.save_stats is None:
+        raise UsageError('--save-features keeps the feature vectors in the --save-stats file: '
+                         'give --save-stats OUT.npz too')
     # Every output is decided before any work: never onto an input, the model or each other.
     files.check_outputs({'--json': args.json, '--save-stats': args.save_stats,
                          '--plot': args.plot},
@@ -215,19 +266,27 @@ def _score(args):
                                                               ('reference', ref_path)])
     warn_unused_flags(args)
     if args.plot is not None:
-        from inception_score.plot import check_matplotlib
+        from inception_score.plot import check_matplotlib, plot_format
         check_matplotlib()
+        plot_format(args.plot)  # an extension matplotlib cannot write fails now
     value_range = args.input_range or (0, 255)
-    source = sources.ConcatSource(_open_input(path, args, value_range) for path in args.paths)
+    source = sources.ConcatSource(_open_inputs(args, value_range))
     # What the arguments alone decide fails before the model loads.
     n = checks.check_samples(args.samples, len(source))
     splits = None if split_size is not None else args.splits or 10
     if splits is not None:
         checks.check_splits_usage(n, splits)
+    kid_subsets = kid_subset_size = None
+    if 'kid' in metrics:
+        kid_subsets, kid_subset_size = kid.check_subsets(
+            args.kid_subsets or kid.SUBSETS, args.kid_subset_size or kid.SUBSET_SIZE)
+        kid.check_subset_size(n, kid_subset_size)
     ref = None
     if ref_path is not None:
         ref = reference.open_reference(ref_path, metrics, value_range=value_range,
-                                       skip_bad=args.skip_bad, allow_16bit=args.allow_16bit)
+                                       skip_bad=args.skip_bad, allow_16bit=args.allow_16bit,
+                                       layout=args.layout)
+        ref.check(metrics, kid_subset_size)
     network = modelfile.load_network(model_path)
     report.to_device(network, args.gpu)
     # Contiguous splits of a sorted input hold few classes each: compared with random orders.
@@ -239,12 +298,13 @@ def _score(args):
             samples=args.samples, shuffle=args.shuffle, seed=args.seed, resize=args.resize,
             statistics=args.save_stats is not None, progress=bars('images'),
             reference_progress=bars('reference'),
-            observers=[order_check] if order_check else ())
+            observers=[order_check] if order_check else (), kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, features=args.save_features)
     acc = result.score
     mean, std = acc.result()
     # Every number before any output: a reference that fails a metric fails the run before
     # anything is written, and the time reported covers all of them.
-    for number in ('fid', 'sfid', 'precision'):  # each computed when first read
+    for number in ('fid', 'sfid', 'precision', 'kid'):  # each computed when first read
         getattr(result, number)
     elapsed = time.time() - started
     verdict = order_check.verdict(acc) if order_check else None
@@ -258,7 +318,9 @@ def _score(args):
     with files.atomic_outputs(outputs) as tmp:
         if args.save_stats is not None:
             report.write_statistics(args.save_stats, result.statistics, args, acc.n,
-                                    model_path, tmp=tmp[args.save_stats])
+                                    model_path,
+                                    features=result.features if args.save_features else None,
+                                    tmp=tmp[args.save_stats])
         if args.plot is not None:
             report.write_plot(args.plot, result, names, tmp=tmp[args.plot])
         if args.json is not None:
@@ -277,6 +339,11 @@ def _score(args):
             mean, std, acc.n, result.split_rule), flush=True)
         if result.fid is not None:
             print('FID: {:.4f}'.format(result.fid), flush=True)
+    if result.kid is not None:
+        # torch-fidelity's own line prints 7 significant digits.
+        print('KID: {:.7g} \u00b1 {:.7g} (subsets={}, subset_size={})'.format(
+            result.kid[0], result.kid[1], result.kid_subsets, result.kid_subset_size),
+            flush=True)
 
 
 def _metrics(args):
@@ -285,44 +352,84 @@ def _metrics(args):
         if args.splits is not None:
             raise UsageError('--adm cuts the predictions as ADM does, into parts of 5000: '
                              'give --split-size N to change it, not --splits')
-        return ('fid', 'sfid', 'precision_recall'), args.split_size or ADM_SPLIT_SIZE
-    return (('fid',) if args.fid is not None else ()), args.split_size
+        return (('fid', 'sfid', 'precision_recall') + (('kid',) if args.kid else ()),
+                args.split_size or ADM_SPLIT_SIZE)
+    return ((('fid',) if args.fid is not None else ())
+            + (('kid',) if args.kid is not None else ())), args.split_size
 
 
-def _open_input(path, args, value_range):
+def _reference_path(args):
+    """The one reference of the run: --adm's, --fid's or --kid's (--kid with another names
+    the same one)."""
     import os
+    given = [(flag, path) for flag, path in (('--adm', args.adm), ('--fid', args.fid))
+             if path is not None]
+    if args.kid is not None:
+        for flag, path in given:
+            if os.path.realpath(path) != os.path.realpath(args.kid):
+                raise UsageError('--kid {} and {} {} name different references: one run '
+                                 'compares with one reference; give the same REF to both, or '
+                                 'run twice'.format(args.kid, flag, path))
+        given.append(('--kid', args.kid))
+    return given[0][1] if given else None
+
+
+def _open_inputs(args, value_range):
+    """The sources of args.paths, in order; image files given one after another are one
+    source (their batches fill up as a folder's do)."""
+    import itertools
     from inception_score import checks, sources
-    source = sources.open_source(path, key=args.key, layout=args.layout,
-                                 value_range=value_range, skip_bad=args.skip_bad,
-                                 allow_16bit=args.allow_16bit)
-    if os.path.isdir(path):
-        return source
-    return checks.watch_unit_range(source, value_range, path, fix='--input-range=0,1')
+    options = dict(skip_bad=args.skip_bad, allow_16bit=args.allow_16bit)
+    for is_image, group in itertools.groupby(args.paths, sources.is_image_file):
+        if is_image:
+            yield sources.ImageFilesSource(list(group), **options)
+            continue
+        for path in group:
+            source = sources.open_source(path, key=args.key, layout=args.layout,
+                                         value_range=value_range, **options)
+            if isinstance(source, sources.FolderSource):
+                yield source
+            else:
+                yield checks.watch_unit_range(source, value_range, path)
+
+
+def _kind(path):
+    """'images' for a folder or an image file, 'array' for anything else given (what it
+    holds is read later: a reference file may hold image arrays)."""
+    import os
+    from inception_score.sources import is_image_file
+    return 'images' if os.path.isdir(path) or is_image_file(path) else 'array'
 
 
 def warn_unused_flags(args):
-    """One warning line for each flag given that none of the inputs uses."""
-    import os
+    """One warning line for each flag given that none of the inputs (nor the --fid/--adm/--kid
+    reference) uses."""
     from inception_score.checks import warn
-    arrays = [p for p in args.paths if not os.path.isdir(p)]
-    folders = [p for p in args.paths if os.path.isdir(p)]
+    reference = _reference_path(args)
+    kinds = [_kind(p) for p in args.paths]
+    arrays = [p for p, kind in zip(args.paths, kinds) if kind == 'array']
+    every = kinds + ([_kind(reference)] if reference is not None else [])
     unused = []
     if args.seed is not None and not args.shuffle:
         unused.append('--seed has no effect without --shuffle (the splits are contiguous)')
     if args.key is not None and not any(p.lower().endswith('.npz') for p in arrays):
         unused.append('--key applies to .npz inputs only: ignored')
-    if args.layout is not None and not arrays:
-        unused.append('--layout applies to .npz/.npy inputs only: ignored')
-    if args.input_range is not None and not arrays:
-        unused.append('--input-range applies to float arrays in .npz/.npy inputs (image files '
-                      'are 8-bit): ignored')
+    if args.layout is not None and 'array' not in every:
+        unused.append('--layout applies to .npz/.npy images (inputs or reference) only: '
+                      'ignored')
+    if args.input_range is not None and 'array' not in every:
+        unused.append('--input-range applies to float arrays in .npz/.npy files (inputs or '
+                      'reference; image files are 8-bit): ignored')
+    for flag in ('kid_subsets', 'kid_subset_size'):
+        if getattr(args, flag) is not None and args.kid is None:
+            unused.append('--{} applies to --kid only: ignored'.format(flag.replace('_', '-')))
     for flag in ('skip_bad', 'allow_16bit'):
-        if getattr(args, flag) and not folders:
-            unused.append('--{} applies to image folders only: ignored'.format(
-                flag.replace('_', '-')))
+        if getattr(args, flag) and 'images' not in every:
+            unused.append('--{} applies to image files (given, in folders or in a reference '
+                          'folder) only: ignored'.format(flag.replace('_', '-')))
     for message in unused:
         warn(message)
 
 
 def score_main(argv=None):
-    return run(_score, argv, score_parser())
+    return run(_score, argv, score_parser, 'inception-score')

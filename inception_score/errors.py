@@ -21,6 +21,11 @@ class MissingDependencyError(InceptionScoreError):
     """An optional dependency (tensorflow for conversion) is not installed."""
 
 
+class MissingChainerError(MissingDependencyError, AttributeError):
+    """A Chainer name used without Chainer: also an AttributeError, so that `hasattr()` says
+    False where Chainer is missing."""
+
+
 class InputWarning(UserWarning):
     """Something that is scored as given but is probably not what was meant: the command line
     prints it as one line on stderr (`prog: warning: ...`) and lists it in the JSON report."""
@@ -37,6 +42,11 @@ class UsageError(InceptionScoreError):
 class ModelNotFoundError(ModelFileError, UsageError):
     """No model file where one was asked for (or the graph given in its place): exit code 2,
     like a missing input; a model file that exists but is broken is a ModelFileError (1)."""
+
+
+class GraphNotFoundError(DownloadError, UsageError):
+    """No graph file where one was given (or a folder there): exit code 2, like a missing
+    input; a graph file that exists but is broken is a DownloadError or ConversionError (1)."""
 
 
 class OutputError(InceptionScoreError):

@@ -53,9 +53,10 @@ def _draw(generator, n, batch_size, value_range, seed):
         done += want
     if check_value_range(value_range) == (-1.0, 1.0) and lowest >= 0:
         from inception_score.checks import warn
+        from inception_score.fixes import fix  # a Python API: keywords, but one mechanism
         warn('generator output: no value is below 0 although value_range is (-1, 1): images '
              'in [0, 1] (e.g. after a sigmoid) are scored as washed-out light images; if that '
-             'is what they are, pass value_range=(0, 1)')
+             'is what they are, pass {}'.format(fix('value_range', (0, 1))))
 
 
 def inception_score_from_generator(generator, model, n_samples=50000, batch_size=100,
@@ -90,7 +91,8 @@ def _score_generator(generator, model, n_samples, batch_size, splits, value_rang
 
 class InceptionScoreExtension(training.Extension):
     """Reports `inception_score/mean` and `inception_score/std` of a generator's samples, and
-    `inception_score/fid` when given a `fid_reference`.
+    `inception_score/fid` when given a `fid_reference`, `inception_score/kid` and
+    `inception_score/kid_std` when given a `kid_reference`.
 
     trainer.extend(InceptionScoreExtension(gen_fn, 'inception_score.model', n_samples=5000),
                    trigger=(1, 'epoch'))
@@ -108,6 +110,13 @@ class InceptionScoreExtension(training.Extension):
         fid_stats_cifar10_train.npz, or what `inception-score --save-stats` wrote) or ADM
         reference batch, or a (mu, sigma) pair; read and checked once here. The FID then comes
         from the same pass as the score (the samples' pool_3 statistics, O(2048^2) memory).
+    kid_reference: the real data for KID (kid.py, torch-fidelity's): a statistics file
+        written with `inception-score --save-stats OUT.npz --save-features`, an (N, 2048) array
+        of pool_3 features, or images (a folder, an image file, an (N, 3, H, W) array in
+        [0, 255]) whose features are computed once here; read and checked once here. Each
+        evaluation keeps the samples' pool_3 vectors (8 KB a sample) for it.
+    kid_subsets, kid_subset_size: KID's subsets (100 of 1000 by default; n_samples and the
+        reference must both hold kid_subset_size).
     Besides `inception_score/mean` and `/std` it reports `inception_score/time`, the seconds
     an evaluation took (n_samples costs about n_samples / 9 s on a 2-core CPU: see README),
     and `inception_score/fid` when given a `fid_reference`.
@@ -118,7 +127,8 @@ class InceptionScoreExtension(training.Extension):
 
     def __init__(self, generator, model, n_samples=50000, batch_size=100, splits=10,
                  value_range=(-1, 1), device=None, comm=None, seed=0, progress=None,
-                 fid_reference=None):
+                 fid_reference=None, kid_reference=None, kid_subsets=None,
+                 kid_subset_size=None):
         from inception_score.model import load_model
         from inception_score.score import check_splits
         check_value_range(value_range)
@@ -142,6 +152,11 @@ class InceptionScoreExtension(training.Extension):
         if fid_reference is not None:
             from inception_score.reference import load_fid_statistics
             self.fid_statistics = load_fid_statistics(fid_reference)
+        self.kid_features = None
+        if kid_reference is not None:
+            self.kid_subsets, self.kid_subset_size, self.kid_features = _kid_reference(
+                self.model, kid_reference, n_samples, batch_size, comm, kid_subsets,
+                kid_subset_size)
 
     def _shows_progress(self):
         if self.comm is not None and self.comm.rank != 0:
@@ -155,20 +170,42 @@ class InceptionScoreExtension(training.Extension):
         started = time.perf_counter()
         rank, size = (self.comm.rank, self.comm.size) if self.comm is not None else (0, 1)
         start, stop = shard(self.n_samples, rank, size)
-        fid = None
+        fid = features = None
         if self.fid_statistics is not None:
             from inception_score.feeds import StatisticsFeed
             fid = StatisticsFeed.pool_3()
+        if self.kid_features is not None:
+            from inception_score.feeds import FeatureFeed
+            features = FeatureFeed(self.n_samples)
         with progress_bar(stop - start, disable=not self._shows_progress(),
                           desc='inception_score', leave=False) as bar:
             acc = _score_generator(self.generator, self.model, self.n_samples,
                                    self.batch_size, self.splits, self.value_range, self.comm,
-                                   self.seed, bar, feeds=[fid] if fid is not None else [])
+                                   self.seed, bar,
+                                   feeds=[f for f in (fid, features) if f is not None])
         mean, std = acc.result()
         observation = {'inception_score/mean': mean, 'inception_score/std': std}
         if fid is not None:
             from inception_score.fid import frechet_distance
             observation['inception_score/fid'] = frechet_distance(*fid.statistics(),
                                                                   *self.fid_statistics)
+        if features is not None:
+            from inception_score.kid import kid
+            observation['inception_score/kid'], observation['inception_score/kid_std'] = kid(
+                features.result(), self.kid_features, self.kid_subsets, self.kid_subset_size)
         observation['inception_score/time'] = time.perf_counter() - started
         chainer.reporter.report(observation)
+
+
+def _kid_reference(model, reference, n_samples, batch_size, comm, subsets, subset_size):
+    """(subsets, subset_size, the reference's pool_3 features) for KID, checked; images are
+    scored once here (each process its shard under ChainerMN)."""
+    from inception_score import kid
+    from inception_score.reference import as_reference
+    from inception_score.scoring import reference_features
+    subsets, subset_size = kid.check_subsets(kid.SUBSETS if subsets is None else subsets,
+                                             kid.SUBSET_SIZE if subset_size is None
+                                             else subset_size)
+    kid.check_subset_size(n_samples, subset_size, 'samples (n_samples)')
+    ref = as_reference(reference, ('kid',)).check(('kid',), subset_size)
+    return subsets, subset_size, reference_features(model, ref, batch_size, comm=comm)

@@ -27,8 +27,10 @@ import urllib.parse
 import urllib.request
 import zlib
 
-from inception_score.errors import ConversionError, DownloadError, UsageError
+from inception_score.errors import (ConversionError, DownloadError, GraphNotFoundError,
+                                    UsageError)
 from inception_score.files import check_free_space, scratch_dir, writing
+from inception_score.fixes import fix, setting
 
 DEFAULT_URL = ('https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/'
                'inception-2015-12-05.tgz')
@@ -86,11 +88,12 @@ def _released(size, sha256):
 
 
 def unreleased_graph_warning(graph_sha256, source):
-    """The one-line warning to print once when converting a graph other than the released one,
-    or None for the released graph."""
+    """The one-line warning to give once when converting a graph other than the released one
+    (an InputWarning: the command line prints it as `prog: warning: ...`), or None for the
+    released graph."""
     if graph_sha256 == RELEASED_GRAPH_SHA256:
         return None
-    return ('warning: the graph from {} is not the released inception-2015-12-05 graph (SHA-256 '
+    return ('the graph from {} is not the released inception-2015-12-05 graph (SHA-256 '
             '{}, expected {}): its scores are not comparable with published Inception Scores'
             .format(source, graph_sha256, RELEASED_GRAPH_SHA256))
 
@@ -142,8 +145,8 @@ class _Watchdog:
         got, seconds = self.expired
         return DownloadError('the download from {} stalled: {} bytes in {:.0f} s, under the '
                              'minimum of {} bytes/s; run again later, or download the file '
-                             'another way and convert it with --graph PATH'.format(
-                                 url, got, seconds, self.min_rate))
+                             'another way and convert it with {}'.format(
+                                 url, got, seconds, self.min_rate, fix('graph', 'PATH')))
 
 
 def _opener(watchdog):
@@ -203,7 +206,8 @@ def _open(url, timeout, watchdog):
         if isinstance(reason, socket.timeout):
             reason = 'no answer for {} s'.format(timeout)
         raise DownloadError('cannot download {} ({}); offline? convert a local copy with '
-                            '--graph PATH'.format(url, _first_line(reason))) from None
+                            '{}'.format(url, _first_line(reason), fix('graph', 'PATH'))) \
+            from None
 
 
 def _progress_bar(total, desc):
@@ -219,8 +223,8 @@ def check_url(url):
     """Only http(s): a local file is converted with --graph, which reads it in place."""
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ('http', 'https') or not urllib.parse.urlsplit(url).netloc:
-        raise UsageError('--url {} is not an http:// or https:// URL; to convert a local file '
-                         'use --graph PATH'.format(url))
+        raise UsageError('{} is not an http:// or https:// URL; to convert a local file use '
+                         '{}'.format(setting('url', url), fix('graph', 'PATH')))
 
 
 def download(url, dest, progress=True, timeout=READ_TIMEOUT, min_rate=MIN_RATE,
@@ -301,13 +305,13 @@ def sniff(path, name=None):
     """'gzip', 'tar' or 'pb' for what `path` holds; DownloadError naming anything else."""
     name = name or path
     if os.path.isdir(path):
-        raise DownloadError('{} is a folder: give the path of {}'.format(name, _EXPECTED))
+        raise GraphNotFoundError('{} is a folder: give the path of {}'.format(name, _EXPECTED))
     try:
         with open(path, 'rb') as f:
             head = f.read(512)
     except FileNotFoundError:
-        raise DownloadError('{} does not exist: give the path of {}'.format(name, _EXPECTED)) \
-            from None
+        raise GraphNotFoundError('{} does not exist: give the path of {}'.format(
+            name, _EXPECTED)) from None
     except OSError as e:
         raise DownloadError('cannot read {}: {}'.format(name, e.strerror or e)) from None
     if not head:
@@ -365,44 +369,74 @@ def read_graph(path, name=None, max_graph_bytes=MAX_GRAPH_BYTES,
             return {'graph': f.read(), 'labels': {}}
     caps = dict.fromkeys(LABEL_MEMBERS, max_label_bytes)
     caps[GRAPH_MEMBER] = max_graph_bytes
-    try:
-        with open(path, 'rb') as raw, \
-                (gzip.GzipFile(fileobj=raw, mode='rb') if kind == 'gzip'
-                 else contextlib.nullcontext(raw)) as stream:
-            capped = _CappedReader(stream, max_total_bytes, name)
-            try:
-                tar = tarfile.open(fileobj=capped, mode='r|')  # sequential: nothing is seeked
-            except tarfile.ReadError as e:
-                _drain(capped)  # a corrupt stream says so here; an intact one is no tar
-                raise DownloadError('{} is {} but holds no tar archive ({}); expected {}'.format(
-                    name, 'gzip-compressed' if kind == 'gzip' else 'a tar header',
-                    _first_line(e), _EXPECTED)) from None
-            with tar:
-                found = _read_members(tar, caps, name)
-            _drain(capped)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:  # BadGzipFile is an OSError
-        raise DownloadError('{} is truncated or corrupt ({}): download it again'.format(
-            name, _first_line(e))) from None
+    found = {posixpath.basename(member): data for member, data in read_archive(
+        path, caps, name=name, kind=kind, max_total_bytes=max_total_bytes).items()}
     if GRAPH_MEMBER not in found:
         raise ConversionError('{} holds no {}: it is not the inception-2015-12-05 archive'.format(
             name, GRAPH_MEMBER))
     return {'graph': found.pop(GRAPH_MEMBER), 'labels': found}
 
 
+def read_archive(path, caps, name=None, kind=None, what='the inception-2015-12-05 archive',
+                 expected=_EXPECTED, error=DownloadError, max_total_bytes=MAX_ARCHIVE_BYTES,
+                 max_members=None):
+    """{member name: bytes} of the members of the .tgz/.tar at `path` whose base names are keys
+    of `caps` ({base name: most bytes allowed}); the one archive reader (the graph's and
+    CIFAR-10's).
+
+    Read in memory, sequentially and whole: a gzip stream's CRC and length (ISIZE) are checked
+    even past the last member wanted, so a cut trailer or a flipped byte anywhere fails. A
+    member over its cap, more than `max_total_bytes` decompressed, more than `max_members`
+    members or a wanted name twice is refused from the tar headers, before reading. `kind`:
+    'gzip' or 'tar' (default: told by the first bytes). Problems are one `error` line naming
+    `name` (default `path`); `what` and `expected` say what the archive should have been.
+    """
+    from inception_score.io import open_regular
+    name = name or path
+    max_members = MAX_MEMBERS if max_members is None else max_members
+    try:
+        with open_regular(path) as raw:
+            if kind is None:
+                head = raw.read(512)
+                raw.seek(0)
+                kind = ('gzip' if head[:2] == b'\x1f\x8b' else
+                        'tar' if head[257:262] == b'ustar' else None)
+                if kind is None:
+                    raise error('{} is neither a .tar.gz nor a .tar archive; expected {}'.format(
+                        name, expected))
+            with (gzip.GzipFile(fileobj=raw, mode='rb') if kind == 'gzip'
+                  else contextlib.nullcontext(raw)) as stream:
+                capped = _CappedReader(stream, max_total_bytes, name, what, error)
+                try:
+                    tar = tarfile.open(fileobj=capped, mode='r|')  # sequential: nothing seeked
+                except tarfile.ReadError as e:
+                    _drain(capped)  # a corrupt stream says so here; an intact one is no tar
+                    raise error('{} is {} but holds no tar archive ({}); expected {}'.format(
+                        name, 'gzip-compressed' if kind == 'gzip' else 'a tar header',
+                        _first_line(e), expected)) from None
+                with tar:
+                    found = _read_members(tar, caps, name, what, error, max_members)
+                _drain(capped)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:  # BadGzipFile is an OSError
+        raise error('{} is truncated or corrupt ({}): download it again'.format(
+            name, _first_line(e))) from None
+    return found
+
+
 class _CappedReader:
     """A file-like reader that fails once more than `limit` bytes came through."""
 
-    def __init__(self, raw, limit, name):
+    def __init__(self, raw, limit, name, what, error):
         self.raw, self.limit, self.name, self.count = raw, limit, name, 0
+        self.what, self.error = what, error
 
     def read(self, size=-1):
         room = self.limit - self.count + 1
         data = self.raw.read(room if size is None or size < 0 else min(size, room))
         self.count += len(data)
         if self.count > self.limit:
-            raise DownloadError('{} decompresses to more than {}: not the inception-2015-12-05 '
-                                'archive (a decompression bomb?)'.format(self.name,
-                                                                         _mb(self.limit)))
+            raise self.error('{} decompresses to more than {}: not {} (a decompression '
+                             'bomb?)'.format(self.name, _mb(self.limit), self.what))
         return data
 
 
@@ -412,27 +446,28 @@ def _drain(stream):
         pass
 
 
-def _read_members(tar, caps, name):
-    found = {}
+def _read_members(tar, caps, name, what, error, max_members):
+    found, bases = {}, set()
     for count, member in enumerate(tar, 1):
-        if count > MAX_MEMBERS:
-            raise DownloadError('{} holds more than {} files: not the inception-2015-12-05 '
-                                'archive'.format(name, MAX_MEMBERS))
+        if count > max_members:
+            raise error('{} holds more than {} files: not {}'.format(name, max_members, what))
         base = posixpath.basename(member.name)
         if base not in caps or not member.isfile():
             continue
-        if base in found:
-            raise DownloadError('{} holds {} twice: not the inception-2015-12-05 archive'
-                                .format(name, base))
+        if base in bases:
+            raise error('{} holds {} twice: not {}'.format(name, base, what))
+        bases.add(base)
         if member.size > caps[base]:
-            raise DownloadError('{}: {} claims {}, more than the {} cap: not the '
-                                'inception-2015-12-05 archive (a decompression bomb?)'.format(
-                                    name, member.name, _mb(member.size), _mb(caps[base])))
+            claimed, cap = _mb(member.size), _mb(caps[base])
+            if claimed == cap:  # just over the cap (a CIFAR-10 batch's is exact): in bytes
+                claimed, cap = '{} bytes'.format(member.size), '{} bytes'.format(caps[base])
+            raise error('{}: {} claims {}, more than the {} cap: not {} (a decompression '
+                        'bomb?)'.format(name, member.name, claimed, cap, what))
         data = tar.extractfile(member).read()
         if len(data) != member.size:
             raise EOFError('{} ends after {} of its {} bytes'.format(
                 member.name, len(data), member.size))
-        found[base] = data
+        found[member.name] = data
     return found
 
 
@@ -457,7 +492,7 @@ def obtain_graph(url=DEFAULT_URL, graph=None, sha256=None, fallback_url=FALLBACK
     'released_graph': bool}; print `unreleased_graph_warning(...)` when it is not released.
     """
     if graph is not None:
-        found = read_graph(graph, name='--graph {}'.format(graph))  # fails fast on a wrong file
+        found = read_graph(graph, name=setting('graph', graph))  # fails fast on a wrong file
         digest = sha256_file(graph)
         log('SHA-256 of {}: {}'.format(os.path.basename(graph), digest))
         check_sha256(graph, digest, sha256)
@@ -505,5 +540,5 @@ def _described(found, source, digest):
 
 __all__ = ['DEFAULT_URL', 'FALLBACK_URL', 'GRAPH_MEMBER', 'LABEL_MEMBERS', 'RELEASED_GRAPH_SHA256',
            'RELEASED_GRAPH_SIZE', 'check_sha256', 'check_url', 'download', 'is_released_graph',
-           'obtain_graph', 'read_graph', 'read_graph_bytes', 'sha256_file', 'sniff',
-           'unreleased_graph_warning']
+           'obtain_graph', 'read_archive', 'read_graph', 'read_graph_bytes', 'sha256_file',
+           'sniff', 'unreleased_graph_warning']

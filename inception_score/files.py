@@ -9,6 +9,8 @@
 - `scratch_dir` is a temporary folder removed afterwards.
 - Whatever happens (an exception, Ctrl-C, SIGTERM, SIGHUP), no `.part` file and no scratch folder
   stays behind: while any is pending, signal handlers remove them and exit (128 + signal number).
+- In a command (`interrupt_once`), the first Ctrl-C stops the run and later ones are ignored, so
+  that the way out is never cut short.
 - A full disk, a quota, a file size limit or a read-only file system while writing becomes one
   `OutputError` line (exit 1), not a traceback.
 """
@@ -61,6 +63,8 @@ _previous = {}         # signal number -> handler we replaced
 _held = 0
 _deferred = []
 _terminating = []      # the signal that started the exit, once one has
+_once = []             # previous SIGINT handlers of the open interrupt_once blocks
+_interrupted = []      # a Ctrl-C came in the current (or last) interrupt_once block
 
 
 def _handled_signals():
@@ -92,6 +96,9 @@ def _on_signal(signum, frame):
         _deferred.append(signum)
         return
     if signum == signal.SIGINT:
+        if _once:  # stopping now: a second Ctrl-C must not cut the cleanup short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _interrupted.append(True)
         raise KeyboardInterrupt  # as Python's own handler: the finally blocks clean up
     _remove_pending()  # now, in case some caller swallows the exit on its way up
     if _terminating:
@@ -140,6 +147,39 @@ def _uninstall():
                 signal.signal(signum, handler)
             del _previous[signum]
         del _terminating[:]  # whoever catches Terminated and goes on gets the usual handlers
+
+
+@contextlib.contextmanager
+def interrupt_once(keep=False):
+    """Within the block, the first Ctrl-C raises KeyboardInterrupt and later ones are ignored:
+    the way out (joining threads, removing `.part` files, printing one line) is never cut short.
+
+    On leaving, the previous handler comes back, unless `keep`: a program about to exit goes on
+    ignoring Ctrl-C (one arriving during the interpreter's shutdown would print a traceback).
+    Outside the main thread this does nothing (only it receives signals).
+    """
+    if not _in_main_thread():
+        yield
+        return
+    del _interrupted[:]
+    _once.append(signal.getsignal(signal.SIGINT))
+    signal.signal(signal.SIGINT, _on_signal)  # not a default handler: _install leaves it be
+    try:
+        yield
+    finally:
+        previous = _once.pop()
+        if keep:
+            previous = signal.SIG_IGN
+        elif previous is None:  # a handler set outside Python: the default is the nearest
+            previous = signal.default_int_handler
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupted():
+    """Whether a Ctrl-C came in the last interrupt_once block. What it raised may have been
+    replaced on its way up: numpy's C start-up reports an interrupted import as an ImportError.
+    """
+    return bool(_interrupted)
 
 
 @contextlib.contextmanager
@@ -411,6 +451,31 @@ def check_outputs(outputs, inputs):
         check_writable(path)
 
 
+def check_output_folder(flag, folder, names, inputs):
+    """check_outputs for a folder a writer fills with the files `names` (creating it, with its
+    parents, when absent): none may land on an input, and the folder may not lie inside an
+    input folder. Raises UsageError (exit 2) before any work."""
+    if os.path.isdir(folder):
+        check_outputs({"{}'s {}".format(flag, name): os.path.join(folder, name)
+                       for name in names}, inputs)
+        return
+    if os.path.lexists(folder):
+        raise UsageError('{} {} is not a folder: give a folder for the outputs'.format(
+            flag, folder))
+    real = os.path.realpath(folder)
+    for what, source in (inputs.items() if hasattr(inputs, 'items') else inputs):
+        if source is not None and os.path.isdir(source) and _inside(
+                real, os.path.realpath(source)):
+            raise UsageError('{} {} is inside the {} folder {}: write outputs outside the '
+                             'inputs'.format(flag, folder, what, source))
+    ancestor = os.path.dirname(real)
+    while not os.path.isdir(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError('cannot create {} {}: directory {} is not writable'.format(
+            flag, folder, ancestor))
+
+
 def _refuse_clash(flag, path, real, identity, what, source):
     source_real = os.path.realpath(source)
     if os.path.isdir(source_real):
@@ -436,5 +501,5 @@ def _refuse_clash(flag, path, real, identity, what, source):
 
 
 __all__ = ['OutputError', 'Terminated', 'atomic_output', 'atomic_outputs', 'check_free_space',
-           'check_outputs', 'check_writable', 'current_umask', 'exit_quietly', 'output_error',
-           'scratch_dir', 'writing']
+           'check_output_folder', 'check_outputs', 'check_writable', 'current_umask',
+           'exit_quietly', 'output_error', 'scratch_dir', 'writing']

@@ -10,6 +10,7 @@ import numpy
 
 from inception_score.backend import get_array_module
 from inception_score.errors import InputError
+from inception_score.fixes import fix, setting
 
 VALUE_RANGES = {(0, 255), (0, 1), (-1, 1)}
 CHECK_CHUNK_BYTES = 64 << 20  # elements checked at once: bounds the isfinite temporary
@@ -92,8 +93,8 @@ def range_error(vmin, vmax, value_range):
     """The message for values outside `value_range`, or None when they lie inside."""
     lo, hi = check_value_range(value_range)
     if vmin < lo or vmax > hi:
-        return 'image values lie in [{:g}, {:g}], outside value_range ({:g}, {:g}): {}'.format(
-            vmin, vmax, lo, hi, _range_hint(vmin, vmax))
+        return 'image values lie in [{:g}, {:g}], outside {}: {}'.format(
+            vmin, vmax, setting('value_range', (lo, hi)), _range_hint(vmin, vmax))
     return None
 
 
@@ -104,8 +105,8 @@ def unit_range_error(kind, vmin, vmax, value_range):
     every range and is accepted.
     """
     if check_value_range(value_range) == (0, 255) and kind == 'f' and 0 < vmax <= 1.0:
-        return ('float images lie in [{:g}, {:g}], which looks like [0, 1] data: pass '
-                'value_range=(0, 1) (or multiply by 255)'.format(vmin, vmax))
+        return ('float images lie in [{:g}, {:g}], which looks like [0, 1] data: pass {} (or '
+                'multiply by 255)'.format(vmin, vmax, fix('value_range', (0, 1))))
     return None
 
 
@@ -145,9 +146,9 @@ def check_images(ims, value_range=(0, 255)):
 
 def _range_hint(vmin, vmax):
     if vmin >= -1 and vmax <= 1:
-        return 'for images in [-1, 1] pass value_range=(-1, 1)'
+        return 'for images in [-1, 1] pass {}'.format(fix('value_range', (-1, 1)))
     if vmin >= 0 and vmax <= 255:
-        return 'for images in [0, 255] pass value_range=(0, 255)'
+        return 'for images in [0, 255] pass {}'.format(fix('value_range', (0, 255)))
     return 'clip or rescale them into [0, 255]'
 
 

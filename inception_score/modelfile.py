@@ -15,11 +15,35 @@ _GRAPH_EPS = numpy.float32(topology.GRAPH_EPS)
 
 
 def default_model_path():
-    """Where pretrained files live by Chainer's convention: $CHAINER_DATASET_ROOT
-    (default ~/.chainer/dataset)/inception_score/inception_score.model."""
+    """Where pretrained files live by Chainer's convention, and where inception-score-download
+    writes without --outfile: $CHAINER_DATASET_ROOT (default
+    ~/.chainer/dataset)/inception_score/inception_score.model."""
     root = os.environ.get('CHAINER_DATASET_ROOT',
                           os.path.join(os.path.expanduser('~'), '.chainer', 'dataset'))
     return os.path.join(root, 'inception_score', MODEL_FILENAME)
+
+
+def model_search_paths():
+    """Where every command (and load_model(None)) looks when no model is given, in order:
+    inception_score.model in the current directory (where run.sh and the earlier port's
+    download.py write it), then default_model_path()."""
+    return [os.path.abspath(MODEL_FILENAME), default_model_path()]
+
+
+def find_model():
+    """The first of model_search_paths() that is a file, else None."""
+    return next((path for path in model_search_paths() if os.path.isfile(path)), None)
+
+
+def default_model_help():
+    """The default model, for --help texts."""
+    return './{} if present, else {}'.format(MODEL_FILENAME, default_model_path())
+
+
+def model_not_found_message():
+    here, cache = model_search_paths()
+    return ('model file not found: looked for {} and {}: create it with: {} (or pass --model '
+            'PATH)'.format(here, cache, create_command(cache)))
 
 
 def create_command(path):
@@ -147,7 +171,8 @@ def graph_given_as_model(path):
 
 
 def load_arrays(path=None):
-    """The arrays of a model file (ours or the earlier Chainer port's), checked.
+    """The arrays of a model file (ours or the earlier Chainer port's), checked; path None:
+    the first of model_search_paths() found.
 
     Every dataset must be where `topology.expected_arrays()` puts it, a real dataset (no soft
     or external links, no group in its place), floating point, of the right shape, finite,
@@ -155,7 +180,10 @@ def load_arrays(path=None):
     the released graph's 0.001. Raises ModelFileError naming the file, the dataset and the fix.
     """
     import h5py
-    path = default_model_path() if path is None else path
+    if path is None:
+        path = find_model()
+        if path is None:
+            raise ModelNotFoundError(model_not_found_message())
     fix = 'create it with: {}'.format(create_command(path))
     if os.path.isdir(path) or not os.path.exists(path):
         raise ModelNotFoundError('model file {} not found: {}'.format(path, fix))

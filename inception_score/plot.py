@@ -3,20 +3,41 @@
 Left: how many images each class received, classes sorted by count, the most frequent ones
 highlighted and named: a few tall bars and a short tail is mode collapse. Right: the score of
 every split with the mean and the std band. The FID goes into the title when it was computed.
-matplotlib is needed only here and is imported when a plot is asked for.
+matplotlib is needed only here and is imported when a plot is asked for. The file's extension
+names its format (png, pdf, svg, jpg, ...: whatever matplotlib writes on its own).
 """
+import os
+
 import numpy
 
-from inception_score.errors import InputError, MissingDependencyError
+from inception_score.errors import InputError, MissingDependencyError, UsageError
 
 FIGSIZE = (12.0, 5.0)  # inches
 DPI = 100              # -> a 1200 x 500 PNG
 NAMED_CLASSES = 10
+NEEDS_MORE = {'pgf'}  # matplotlib writes these only with more installed (LaTeX)
 
 
 def check_matplotlib():
     """Fail (one line) unless matplotlib can draw: called before any scoring by --plot."""
     _canvas_and_figure()
+
+
+def plot_format(path, default=None):
+    """The format `path`'s extension names ('png', 'pdf', 'svg', 'jpg', ...). An extension
+    matplotlib cannot write is a one-line UsageError listing those it can (before any work,
+    from --plot); no extension at all gives `default` when there is one."""
+    FigureCanvasAgg, _ = _canvas_and_figure()
+    known = sorted(set(FigureCanvasAgg.get_supported_filetypes()) - NEEDS_MORE)
+    extension = os.path.splitext(os.fspath(path))[1].lower().lstrip('.')
+    if extension in known:
+        return extension
+    if default is not None:
+        return default
+    raise UsageError('{}: the extension names the format of the plot, and matplotlib writes '
+                     '{}: name the file {}.png (or .pdf, .svg, .jpg, ...)'.format(
+                         path, ', '.join('.' + k for k in known),
+                         os.path.splitext(os.fspath(path))[0]))
 
 
 def _canvas_and_figure():
@@ -43,8 +64,11 @@ def _short(name, width=28):
     return name if len(name) <= width else name[:width - 1] + '\u2026'
 
 
-def plot_summary(path, class_counts, names, split_scores, mean, std, fid=None, title=None):
-    """Draw the summary and write it as a PNG to exactly `path`; returns the Figure."""
+def plot_summary(path, class_counts, names, split_scores, mean, std, fid=None, title=None,
+                 format=None):
+    """Draw the summary and write it to exactly `path`, in `format` (default: the one its
+    extension names, else PNG); returns the Figure."""
+    format = format or plot_format(path, default='png')
     counts = numpy.asarray(class_counts, numpy.int64)
     scores = numpy.asarray(split_scores, numpy.float64)
     if counts.ndim != 1 or len(counts) != len(names) or counts.sum() <= 0:
@@ -93,5 +117,5 @@ def plot_summary(path, class_counts, names, split_scores, mean, std, fid=None, t
     fig.suptitle(heading)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.85, wspace=0.2)
     with open(path, 'wb') as f:
-        fig.savefig(f, format='png', dpi=DPI)
+        fig.savefig(f, format=format, dpi=DPI)
     return fig

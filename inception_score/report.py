@@ -115,30 +115,29 @@ def _evaluation(args, evaluation, class_names):
                            or list(class_names) == placeholder_names() else 'model file')
     data['mode'] = 'adm' if getattr(args, 'adm', None) is not None else 'default'
     data['statistics_file'] = getattr(args, 'save_stats', None)
+    data['statistics_features'] = bool(getattr(args, 'save_features', False))
     data['plot'] = getattr(args, 'plot', None)
     return data
 
 
-def write_statistics(path, statistics, args, n, model_path, tmp=None):
-    """--save-stats: TTUR's mu and sigma of the images, with what produced them (written to
-    `tmp` when given, see _write)."""
+def write_statistics(path, statistics, args, n, model_path, features=None, tmp=None):
+    """--save-stats: TTUR's mu and sigma of the images, with what produced them; with
+    `features` (--save-features) their pool_3 vectors too (array 'pool_3'). Written to `tmp`
+    when given (see _write)."""
     import inception_score
     from inception_score import modelfile
-    from inception_score.statsfile import inputs_provenance, statistics_bytes
+    from inception_score.statsfile import inputs_provenance, save_statistics
     metadata = modelfile.read_metadata(model_path)
     mu, sigma = statistics
-    data = statistics_bytes(
-        mu, sigma, n=int(n), features='pool_3', inputs=inputs_provenance(args.paths),
+    provenance = dict(
+        n=int(n), features='pool_3', inputs=inputs_provenance(args.paths),
         resize=args.resize, model_sha256=modelfile.weights_sha256(model_path),
         source_graph_sha256=str(metadata.get('source_sha256') or ''),
         released_graph=bool(metadata.get('released_graph', False)),
         inception_score_version=inception_score.__version__,
         created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
-
-    def write(file):
-        with open(file, 'wb') as f:
-            f.write(data)
-    _write(path, tmp, write)
+    _write(path, tmp, lambda file: save_statistics(file, mu, sigma, pool_3=features,
+                                                   **provenance))
 
 
 def _write(path, tmp, write):
@@ -154,12 +153,13 @@ def _write(path, tmp, write):
 
 
 def write_plot(path, evaluation, class_names, tmp=None):
-    """--plot: the summary PNG (plot.py) of a scoring.Evaluation."""
-    from inception_score.plot import plot_summary
+    """--plot: the summary (plot.py) of a scoring.Evaluation, in the format `path`'s
+    extension names (the temporary file's name has none)."""
+    from inception_score.plot import plot_format, plot_summary
     mean, std = evaluation.score.result()
     _write(path, tmp, lambda file: plot_summary(
         file, evaluation.classes.counts, class_names, evaluation.score.split_scores(), mean,
-        std, fid=evaluation.fid))
+        std, fid=evaluation.fid, format=plot_format(path)))
 
 
 def input_notes(args, value_range, available, spread):

@@ -88,10 +88,36 @@ def _resize_pil(x, size):
     return xp.asarray(out)
 
 
+def _resize_clean(x, size):
+    # clean-fid 0.1.35, mode "clean": build_resizer -> make_resizer("PIL", False, "bicubic",
+    # (299, 299)), fed what its loaders give it (an RGB image as uint8 from files, float in
+    # [0, 255] from generators): every step after that, in its order:
+    # 1. each channel alone as a float32 PIL image (mode 'F': x.astype(float32), no rounding,
+    #    no uint8 round trip);
+    # 2. PIL's bicubic resize of that float image (PIL's own kernel, antialiased when
+    #    downscaling; identity at the same size);
+    # 3. clip to [0, 255] (bicubic overshoots), kept float32: no quantization after the resize
+    #    (quantize_after=False);
+    # 4. ToTensor leaves float32 as it is (no /255), and InceptionV3W feeds the graph from its
+    #    Sub node on: (x - 128) / 128, which is the network's own (x - 128) * (1/128) exactly
+    #    (a power of two), while its resize node is an identity at 299x299.
+    from PIL import Image
+    xp = get_array_module(x)
+    out = numpy.empty(x.shape[:2] + tuple(size), numpy.float32)
+    for i in range(len(x)):  # one image at a time: memory stays O(output)
+        a = to_numpy(x[i])
+        for c in range(a.shape[0]):
+            channel = Image.fromarray(numpy.ascontiguousarray(a[c], dtype=numpy.float32))
+            out[i, c] = numpy.asarray(channel.resize((size[1], size[0]), Image.BICUBIC))
+    numpy.clip(out, 0, 255, out=out)
+    return xp.asarray(out)
+
+
 RESIZE_MODES = {
     'tf1': resize_bilinear_tf1,  # the graph's own: reproduces the reference
     'pil': _resize_pil,          # earlier Chainer port, scipy.misc.imresize era (11.95)
     'nearest': _resize_nearest_tf1,  # Keras-tutorial style ports
+    'clean': _resize_clean,      # clean-fid's "clean" mode: PIL bicubic on float channels
 }
 
 

@@ -17,6 +17,7 @@ float64 with log-softmax, so p = 0 contributes 0 instead of the reference's NaN.
 import numpy
 
 from inception_score.errors import InputError
+from inception_score.fixes import fix
 
 
 def split_bounds(n, splits):
@@ -41,8 +42,9 @@ def check_splits(n, splits):
     if isinstance(splits, bool) or not isinstance(splits, (int, numpy.integer)) or splits < 1:
         raise InputError('splits must be an integer >= 1, got {!r}'.format(splits))
     if n < splits:
-        raise InputError('{} images cannot be cut into {} splits: score at least as many '
-                         'images as splits (the reference uses 50000 and 10)'.format(n, splits))
+        raise InputError('{} images cannot be cut into {} splits: pass {} or score at least {} '
+                         'images (the reference uses 50000 and 10)'.format(
+                             n, splits, fix('splits', max(n, 1)), splits))
 
 
 def log_softmax64(logits):

@@ -208,8 +208,8 @@ def inception_score(model, ims, batch_size=100, splits=10, value_range=(0, 255),
         never goes below 0 passed with value_range=(-1, 1) warns (InputWarning).
     splits: contiguous parts, preds[i*N//splits:(i+1)*N//splits]; `shuffle=True` permutes the
         predictions first with RandomState(seed) (seed 2020 by default, as torch-fidelity).
-    resize: 'tf1' (the graph's own bilinear, default), 'pil' or 'nearest' (to reproduce
-        other tools); anything else is an InputError.
+    resize: 'tf1' (the graph's own bilinear, default), 'clean' (clean-fid's PIL bicubic),
+        'pil' or 'nearest' (to reproduce other tools); anything else is an InputError.
     progress: optional callable(done, total) called after each batch.
     comm: a ChainerMN communicator: each process passes the same `ims` and scores its shard
         (in rank order), and every process returns the score of all of them.
@@ -261,15 +261,22 @@ def run_pass(network, batches, n, feeds, start=0, progress=None, comm=None):
     from inception_score.feeds import nodes_of
     nodes = nodes_of(feeds)
     done = 0
-    for batch in batches:
-        if done + len(batch) > n:
-            raise InputError('the images yield more than the {} announced'.format(n))
-        outputs = network.forward(batch, nodes)
-        for feed in feeds:
-            feed.update(outputs, start + done)
-        done += len(batch)
-        if progress is not None:
-            progress(done, n)
+    try:
+        for batch in batches:
+            if done + len(batch) > n:
+                raise InputError('the images yield more than the {} announced'.format(n))
+            outputs = network.forward(batch, nodes)
+            for feed in feeds:
+                feed.update(outputs, start + done)
+            done += len(batch)
+            if progress is not None:
+                progress(done, n)
+    finally:
+        # Stopped early (an error, Ctrl-C): a decoding thread behind `batches` ends now, not
+        # when the garbage collector (or the interpreter's exit) gets to it.
+        close = getattr(batches, 'close', None)
+        if close is not None:
+            close()
     if done != n:
         raise InputError('the images yielded {} of the {} announced'.format(done, n))
     if comm is not None:
@@ -293,17 +300,23 @@ class Evaluation:
 
     score: the ScoreAccumulator (split scores); classes: the ClassCounter; statistics: pool_3
     (mu, sigma) of the images when computed; reference: the Reference (reference.py) or None;
-    metrics: the metrics asked for. `fid`, `sfid`, `precision` and `recall` are floats (None
-    when not asked for), computed when first read: the matrix square roots and the distance
-    blocks are the expensive part.
+    metrics: the metrics asked for; features: the images' pool_3 vectors when kept (N, 2048).
+    `fid`, `sfid`, `precision` and `recall` are floats, `kid` a (mean, std) pair (None when
+    not asked for), computed when first read: the matrix square roots, the distance blocks
+    and the kernels are the expensive part.
     """
 
-    def __init__(self, score, classes, metrics=(), reference=None, statistics=None):
+    def __init__(self, score, classes, metrics=(), reference=None, statistics=None,
+                 features=None, kid_subsets=None, kid_subset_size=None):
+        from inception_score import kid
         self.score = score
         self.classes = classes
         self.metrics = tuple(metrics)
         self.reference = reference
         self.statistics = statistics
+        self.features = features
+        self.kid_subsets = kid.SUBSETS if kid_subsets is None else kid_subsets
+        self.kid_subset_size = kid.SUBSET_SIZE if kid_subset_size is None else kid_subset_size
         self._inputs = {}   # metric -> (samples' numbers, reference's numbers)
         self._values = {}
 
@@ -322,6 +335,10 @@ class Evaluation:
             ours, theirs = self._inputs[metric]
             if metric == 'precision_recall':
                 self._values[metric] = adm.precision_recall(theirs, ours)
+            elif metric == 'kid':
+                from inception_score.kid import kid
+                self._values[metric] = kid(ours, theirs, self.kid_subsets,
+                                           self.kid_subset_size)
             else:
                 self._values[metric] = frechet_distance(*ours, *theirs)
         return self._values[metric]
@@ -343,6 +360,11 @@ class Evaluation:
     def recall(self):
         pr = self._value('precision_recall')
         return None if pr is None else pr[1]
+
+    @property
+    def kid(self):
+        """KID (mean, std) over torch-fidelity's subsets (kid.py), or None."""
+        return self._value('kid')
 
     @property
     def split_rule(self):
@@ -370,6 +392,9 @@ class Evaluation:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.kid is not None:
+            out['kid'] = {'mean': self.kid[0], 'std': self.kid[1],
+                          'subsets': self.kid_subsets, 'subset_size': self.kid_subset_size}
         if self.reference is not None:
             out['reference'] = self.reference.describe(self.metrics)
         return out
@@ -380,13 +405,15 @@ def _reference_numbers(network, reference, metrics, batch_size, resize, progress
     reference for `metrics`: from its file where it has them, the rest from one pass over
     its images."""
     from inception_score.feeds import FeatureFeed, StatisticsFeed
-    numbers = {'fid': reference.statistics, 'sfid': reference.spatial}
+    from inception_score.reference import FEATURE_METRICS
+    numbers = {'fid': reference.statistics, 'sfid': reference.spatial,
+               'features': reference.features}
     feeds = {}
     if 'fid' in metrics and reference.statistics is None:
         feeds['fid'] = StatisticsFeed.pool_3()
     if 'sfid' in metrics and reference.spatial is None:
         feeds['sfid'] = StatisticsFeed.spatial()
-    if 'precision_recall' in metrics:
+    if any(m in metrics for m in FEATURE_METRICS) and reference.features is None:
         feeds['features'] = FeatureFeed(len(reference.source))
     if feeds:
         run_source(network, reference.source, list(feeds.values()), batch_size, resize,
@@ -396,28 +423,42 @@ def _reference_numbers(network, reference, metrics, batch_size, resize, progress
     return numbers
 
 
+def reference_features(model, reference, batch_size=100, resize='tf1', progress=None,
+                       comm=None):
+    """The (N, 2048) float32 pool_3 features of a Reference (reference.py): those its file
+    holds, else one pass over its images (each process its shard with a ChainerMN comm)."""
+    return _reference_numbers(as_network(model), reference, ('kid',), batch_size, resize,
+                              progress, comm)['features']
+
+
 def evaluate_source(model, source, reference=None, metrics=None, batch_size=100, splits=None,
                     split_size=None, samples=None, shuffle=False, seed=None, resize='tf1',
                     statistics=False, progress=None, reference_progress=None, comm=None,
-                    observers=()):
+                    observers=(), kid_subsets=None, kid_subset_size=None, features=False):
     """Score `source` and compare it with `reference` from one pass over its images.
 
     reference: see reference.as_reference (a path: folder, image file, TTUR statistics or
         ADM reference batch; a (mu, sigma) pair; an image array in [0, 255]).
-    metrics: some of 'fid', 'sfid', 'precision_recall' (default: 'fid' when a reference is
-        given). The Inception Score and the class counts always come.
+    metrics: some of 'fid', 'sfid', 'precision_recall', 'kid' (default: 'fid' when a
+        reference is given). The Inception Score and the class counts always come.
     splits / split_size: the reference's equal parts (10 by default) or ADM's fixed-size ones.
     statistics: also compute the images' pool_3 statistics without a reference (to save them).
     observers: as in `score_source` (fed every batch's logits).
-    The network is asked for logits, plus pool_3 for FID or precision/recall, plus
-    mixed_6/conv for sFID; precision/recall keeps every pool_3 vector (8 KB an image, for the
-    images and the reference). The reference's images, when needed, are scored afterwards with
-    the same batch size and resize. Returns an Evaluation.
+    kid_subsets, kid_subset_size: KID's subsets (torch-fidelity's 100 of 1000 by default);
+        both sets must hold at least kid_subset_size images.
+    features: also keep the images' pool_3 vectors without KID or precision/recall (to save
+        them with the statistics).
+    The network is asked for logits, plus pool_3 for FID, KID or precision/recall, plus
+    mixed_6/conv for sFID; KID and precision/recall keep every pool_3 vector (float32, 8 KB an
+    image, for the images and the reference). The reference's images, when needed, are scored
+    afterwards with the same batch size and resize. Returns an Evaluation.
     """
     from inception_score.checks import check_samples
     from inception_score.feeds import ClassFeed, FeatureFeed, StatisticsFeed
     from inception_score.labels import ClassCounter
-    from inception_score.reference import MIN_IMAGES, METRIC_NAMES, as_reference, check_metrics
+    from inception_score import kid
+    from inception_score.reference import (FEATURE_METRICS, MIN_IMAGES, METRIC_NAMES,
+                                           as_reference, check_metrics)
     metrics = check_metrics(('fid',) if metrics is None and reference is not None
                             else metrics or ())
     if metrics and reference is None:
@@ -432,6 +473,12 @@ def evaluate_source(model, source, reference=None, metrics=None, batch_size=100,
                       + [(MIN_IMAGES['fid'] if statistics else 1, 'FID statistics')])
     if n < least:
         raise InputError('{} images are too few: {} needs at least {}'.format(n, what, least))
+    if 'kid' in metrics:
+        kid_subsets, kid_subset_size = kid.check_subsets(
+            kid.SUBSETS if kid_subsets is None else kid_subsets,
+            kid.SUBSET_SIZE if kid_subset_size is None else kid_subset_size)
+        kid.check_subset_size(n, kid_subset_size)
+        reference.check(metrics, kid_subset_size)
     network = as_network(model)
     counter = ClassCounter()
     feeds = {'classes': ClassFeed(counter)}
@@ -439,14 +486,16 @@ def evaluate_source(model, source, reference=None, metrics=None, batch_size=100,
         feeds['fid'] = StatisticsFeed.pool_3()
     if 'sfid' in metrics:
         feeds['sfid'] = StatisticsFeed.spatial()
-    if 'precision_recall' in metrics:
+    if features or any(m in metrics for m in FEATURE_METRICS):
         feeds['features'] = FeatureFeed(n)
     acc = score_source(network, source, batch_size, splits, samples=samples, shuffle=shuffle,
                        seed=seed, resize=resize, progress=progress, comm=comm,
                        observers=observers, split_size=split_size,
                        feeds=list(feeds.values()))
     result = Evaluation(acc, counter, metrics, reference,
-                        feeds['fid'].statistics() if 'fid' in feeds else None)
+                        feeds['fid'].statistics() if 'fid' in feeds else None,
+                        feeds['features'].result() if 'features' in feeds else None,
+                        kid_subsets, kid_subset_size)
     if not metrics:
         return result
     ref = _reference_numbers(network, reference, metrics, batch_size, resize,
@@ -456,25 +505,30 @@ def evaluate_source(model, source, reference=None, metrics=None, batch_size=100,
     if 'sfid' in metrics:
         result.compare('sfid', feeds['sfid'].statistics(), ref['sfid'])
     if 'precision_recall' in metrics:
-        result.compare('precision_recall', feeds['features'].result(), ref['features'])
+        result.compare('precision_recall', result.features, ref['features'])
+    if 'kid' in metrics:
+        result.compare('kid', result.features, ref['features'])
     return result
 
 
 def evaluate_images(model, ims, reference=None, metrics=None, batch_size=100, splits=None,
                     split_size=None, value_range=(0, 255), shuffle=False, seed=None,
                     resize='tf1', class_names=None, top=10, statistics=False, progress=None,
-                    comm=None):
+                    comm=None, kid_subsets=None, kid_subset_size=None):
     """The Inception Score, FID and the rest of `ims` from one pass, as a dict.
 
     ims, value_range, shuffle, seed, resize, progress, comm: as `inception_score`.
-    reference, metrics, splits, split_size, statistics: as `evaluate_source`; e.g.
+    reference, metrics, splits, split_size, statistics, kid_subsets, kid_subset_size: as
+        `evaluate_source`; e.g.
         evaluate_images(model, ims, reference='fid_stats_cifar10_train.npz')['fid']
+        evaluate_images(model, ims, reference='real/', metrics=('fid', 'kid'))['kid']['mean']
         evaluate_images(model, ims, reference='VIRTUAL_imagenet256_labeled.npz',
                         metrics=('fid', 'sfid', 'precision_recall'), split_size=5000)
     class_names: one name per output for the top classes (default: those stored in the model
         file when `model` is its path, else index placeholders); top: how many to list.
     Returns {'inception_score': {'mean', 'std'}, 'split_scores', 'split_rule', 'n', 'splits',
-    'predictions': {...}, and 'fid', 'sfid', 'precision', 'recall', 'reference' when computed};
+    'predictions': {...}, and 'fid', 'sfid', 'precision', 'recall', 'kid' ({'mean', 'std',
+    'subsets', 'subset_size'}), 'reference' when computed};
     with statistics=True also 'statistics': {'mu', 'sigma'} (float64 arrays).
     """
     from inception_score.sources import ArraySource
@@ -484,7 +538,8 @@ def evaluate_images(model, ims, reference=None, metrics=None, batch_size=100, sp
         class_names = read_class_names(os.fspath(model))
     result = evaluate_source(model, source, reference, metrics, batch_size, splits, split_size,
                              shuffle=shuffle, seed=seed, resize=resize, statistics=statistics,
-                             progress=progress, comm=comm)
+                             progress=progress, comm=comm, kid_subsets=kid_subsets,
+                             kid_subset_size=kid_subset_size)
     out = result.summary(class_names, top)
     if statistics:
         out['statistics'] = {'mu': result.statistics[0], 'sigma': result.statistics[1]}

@@ -24,6 +24,7 @@ from inception_score import topology
 from inception_score.arrayfile import ArrayFile
 from inception_score.backend import get_array_module
 from inception_score.errors import InputError, UsageError
+from inception_score.fixes import carried, fix
 from inception_score.io import (check_images, check_value_range, file_kind, open_regular,
                                 range_error, to_pixel_range, unit_range_error, value_stats)
 from inception_score.resize import RESIZE_MODES, resize_images
@@ -105,15 +106,16 @@ def _layout(shape, name, layout):
     candidates = [kind for kind, axis in (('nchw', 1), ('nhwc', 3)) if shape[axis] in (1, 3)]
     if layout is not None:
         if layout not in candidates:
-            raise InputError('{}: shape {} has no 1 or 3 channels where --layout {} puts them'
-                             .format(name, shape, layout))
+            raise InputError('{}: shape {} has no 1 or 3 channels where {} puts them'
+                             .format(name, shape, fix('layout', layout)))
         return layout
     if not candidates:
         raise InputError('{}: shape {} is neither (N, C, H, W) nor (N, H, W, C) with C = 1 or 3'
                          .format(name, shape))
     if len(candidates) == 2:
         raise InputError('{}: shape {} is ambiguous (channels could be axis 1 or 3): pass '
-                         '--layout nchw or --layout nhwc'.format(name, shape))
+                         '{} or {}'.format(name, shape, fix('layout', 'nchw'),
+                                           fix('layout', 'nhwc')))
     return candidates[0]
 
 
@@ -219,23 +221,17 @@ def list_images(folder):
     def unreadable(e):
         path = e.filename if e.filename is not None else folder
         problems.append((path, '{} cannot be read ({}): its images would be left out; fix '
-                               'its permissions, or pass --skip-bad'.format(
-                                   path, e.strerror or e)))
+                               'its permissions, or pass {}'.format(
+                                   path, e.strerror or e, fix('skip_bad'))))
 
     for root, _, files in os.walk(folder, onerror=unreadable):
         for name in files:
             if not name.lower().endswith(IMAGE_EXTENSIONS):
                 continue
             path = os.path.join(root, name)
-            try:
-                kind = file_kind(os.stat(path).st_mode)
-            except OSError as e:
-                problems.append((path, '{} cannot be read ({}): fix or remove it, or pass '
-                                       '--skip-bad'.format(path, e.strerror or e)))
-                continue
-            if kind is not None:
-                problems.append((path, '{} is not a regular file ({}): remove it, or pass '
-                                       '--skip-bad'.format(path, kind)))
+            problem = _entry_problem(path)
+            if problem is not None:
+                problems.append((path, problem))
             else:
                 found.append(path)
 
@@ -243,6 +239,24 @@ def list_images(folder):
         return os.path.relpath(p, folder).split(os.sep)
 
     return sorted(found, key=order), sorted(problems, key=lambda p: order(p[0]))
+
+
+def _entry_problem(path):
+    """Why the image file `path` cannot be read (from its stat alone), or None."""
+    try:
+        kind = file_kind(os.stat(path).st_mode)
+    except OSError as e:
+        return '{} cannot be read ({}): fix or remove it, or pass {}'.format(
+            path, e.strerror or e, fix('skip_bad'))
+    if kind is not None:
+        return '{} is not a regular file ({}): remove it, or pass {}'.format(
+            path, kind, fix('skip_bad'))
+    return None
+
+
+def is_image_file(path):
+    """Whether `path` names an image file (by its extension, as in folders), not a folder."""
+    return path.lower().endswith(IMAGE_EXTENSIONS) and not os.path.isdir(path)
 
 
 # Pillow modes whose samples are wider than 8 bits: (bits, kind u/i/f).
@@ -276,8 +290,8 @@ def _to_rgb(path, im, allow_16bit, head):
                          'it to 8-bit (or 16-bit unsigned integer) samples'.format(
                              path, bits, _SAMPLE_KINDS.get(kind, 'integer')))
     if not allow_16bit:
-        raise InputError('{} is a 16-bit image ({}): pass --allow-16bit to reduce it to 8 bits '
-                         '(the high byte of each sample)'.format(path, im.format))
+        raise InputError('{} is a 16-bit image ({}): pass {} to reduce it to 8 bits (the high '
+                         'byte of each sample)'.format(path, im.format, fix('allow_16bit')))
     if im.mode in _WIDE_MODES:  # grayscale: Pillow keeps all 16 bits; keep the high byte
         gray = (numpy.asarray(im).astype(numpy.uint32) >> 8).astype(numpy.uint8)
         return numpy.repeat(gray[:, :, None], 3, axis=2)
@@ -293,9 +307,9 @@ def decode_image(path, allow_16bit=False):
     samples are always refused).
     """
     from PIL import Image
-    fix = ': fix or remove it, or pass --skip-bad'
+    hint = ': fix or remove it, or pass {}'.format(fix('skip_bad'))
     try:
-        with open_regular(path, hint=fix) as f, warnings.catch_warnings():
+        with open_regular(path, hint=hint) as f, warnings.catch_warnings():
             # Pillow's own size warning is replaced by MAX_PIXELS; its other warnings (palette
             # transparency, odd metadata) concern pixels we read correctly anyway.
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
@@ -316,10 +330,10 @@ def decode_image(path, allow_16bit=False):
                              MAX_PIXELS // 10 ** 6)) from None
     except Image.UnidentifiedImageError:  # its message names the file object, not the path
         raise InputError('{} is not a readable image (no image format recognised){}'.format(
-            path, fix)) from None
+            path, hint)) from None
     except Exception as e:  # PIL raises many types for corrupt or truncated files
         raise InputError('{} is not a readable image ({}){}'.format(
-            path, str(e).splitlines()[0] if str(e) else type(e).__name__, fix)) from None
+            path, str(e).splitlines()[0] if str(e) else type(e).__name__, hint)) from None
     return rgb.transpose(2, 0, 1)
 
 
@@ -334,17 +348,23 @@ class FolderSource:
     def __init__(self, folder, skip_bad=False, allow_16bit=False):
         if not os.path.isdir(folder):
             raise UsageError('{} does not exist'.format(folder))
-        self.name = folder
-        self.files, problems = list_images(folder)
-        self.allow_16bit = allow_16bit
+        files, problems = list_images(folder)
+        if not files and not problems:
+            raise InputError('{} holds no images ({})'.format(
+                folder, ', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)))
+        self._take(folder, files, problems, skip_bad, allow_16bit,
+                   lambda p: os.path.relpath(p, folder).split(os.sep),
+                   '{} holds no readable images'.format(folder))
+
+    def _take(self, name, files, problems, skip_bad, allow_16bit, order, unreadable):
+        """Keep `files`; `problems` ((path, message)) fail, or with skip_bad are skipped with
+        every file that does not decode, listed in `order`."""
+        self.name, self.files, self.allow_16bit = name, files, allow_16bit
         if problems and not skip_bad:
             more = len(problems) - 1
             raise InputError(problems[0][1] + (' ({} more such entries)'.format(more)
                                                if more else ''))
         self.skipped = [path for path, _ in problems]
-        if not self.files and not self.skipped:
-            raise InputError('{} holds no images ({})'.format(
-                folder, ', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)))
         if skip_bad:
             good = []
             for path in self.files:
@@ -354,38 +374,67 @@ class FolderSource:
                 except InputError:
                     self.skipped.append(path)
             self.files = good
-            self.skipped.sort(key=lambda p: os.path.relpath(p, folder).split(os.sep))
+            self.skipped.sort(key=order)
             if not self.files:
-                raise InputError('{} holds no readable images ({} skipped)'.format(
-                    folder, len(self.skipped)))
+                raise InputError('{} ({} skipped)'.format(unreadable, len(self.skipped)))
 
     def __len__(self):
         return len(self.files)
 
-    def load(self, start, stop, resize='tf1'):
+    def load(self, start, stop, resize='tf1', cancel=None):
         """Images start..stop-1 as one float32 (n, 3, 299, 299) batch: each image is decoded
-        and resized alone, so a batch costs its resized images and one decoded image."""
+        and resized alone, so a batch costs its resized images and one decoded image. Once
+        `cancel` (a threading.Event) is set, it stops at the next image and returns None."""
         size = topology.INPUT_SIZE
         out = numpy.empty((stop - start, 3, size, size), numpy.float32)
         for i, path in enumerate(self.files[start:stop]):
+            if cancel is not None and cancel.is_set():
+                return None
             out[i] = resize_images(decode_image(path, self.allow_16bit)[None], resize)[0]
         return out
 
     def batches(self, batch_size, stop=None, resize='tf1', start=0):
+        import threading
         from concurrent.futures import ThreadPoolExecutor
         stop = len(self) if stop is None else stop
         step = min(batch_size, MAX_BATCH_IMAGES)
         starts = range(start, stop, step)
-        # Decode the next batch while the network runs on this one (PIL releases the GIL).
+        # Decode the next batch while the network runs on this one (PIL releases the GIL); its
+        # messages name fixes as the caller does.
+        load, cancel = carried(self.load), threading.Event()
         with ThreadPoolExecutor(1) as pool:
-            pending = None
-            for i in starts:
-                current = pending.result() if pending is not None else \
-                    self.load(i, min(i + step, stop), resize)
-                nxt = i + step
-                pending = pool.submit(self.load, nxt, min(nxt + step, stop), resize) \
-                    if nxt < stop else None
-                yield current
+            try:
+                pending = None
+                for i in starts:
+                    current = pending.result() if pending is not None else \
+                        self.load(i, min(i + step, stop), resize)
+                    nxt = i + step
+                    pending = pool.submit(load, nxt, min(nxt + step, stop), resize, cancel) \
+                        if nxt < stop else None
+                    yield current
+            finally:
+                # Stopped early (Ctrl-C, an error): the thread is joined after one image, not
+                # after a whole batch.
+                cancel.set()
+
+
+class ImageFilesSource(FolderSource):
+    """Image files named one by one (e.g. on the command line), in the order given, read by
+    the rules of image files in folders."""
+
+    def __init__(self, paths, skip_bad=False, allow_16bit=False):
+        paths = [os.fspath(p) for p in paths]
+        problems = []
+        for path in paths:
+            if not os.path.lexists(path):
+                raise UsageError('{} does not exist'.format(path))
+            problem = _entry_problem(path)
+            if problem is not None:
+                problems.append((path, problem))
+        bad = {path for path, _ in problems}
+        name = paths[0] if len(paths) == 1 else '{} image files'.format(len(paths))
+        self._take(name, [p for p in paths if p not in bad], problems, skip_bad, allow_16bit,
+                   paths.index, 'no readable image in {}'.format(name))
 
 
 class ConcatSource:
@@ -410,16 +459,19 @@ class ConcatSource:
 
 def open_source(path, key=None, layout=None, value_range=(0, 255), skip_bad=False,
                 allow_16bit=False):
-    """A source for a folder, a .npz or a .npy path."""
+    """A source for a folder, an image file, a .npz or a .npy path."""
     if os.path.isdir(path):
         return FolderSource(path, skip_bad=skip_bad, allow_16bit=allow_16bit)
+    if is_image_file(path):
+        return ImageFilesSource([path], skip_bad=skip_bad, allow_16bit=allow_16bit)
     if not os.path.exists(path):
         raise UsageError('{} does not exist'.format(path))
     if path.lower().endswith(ARRAY_EXTENSIONS):
         return load_array_file(path, key=key, layout=layout, value_range=value_range)
-    raise UsageError('{} is neither a folder of images nor a .npz/.npy file'.format(path))
+    raise UsageError('{} is neither a folder of images, an image file ({}) nor a .npz/.npy '
+                     'file'.format(path, ', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)))
 
 
-__all__ = ['ArrayFileSource', 'ArraySource', 'ConcatSource', 'FolderSource', 'MAX_BATCH_IMAGES',
-           'MAX_PIXELS', 'RESIZE_MODES', 'decode_image', 'list_images', 'load_array_file',
-           'open_source']
+__all__ = ['ArrayFileSource', 'ArraySource', 'ConcatSource', 'FolderSource', 'ImageFilesSource',
+           'MAX_BATCH_IMAGES', 'MAX_PIXELS', 'RESIZE_MODES', 'decode_image', 'is_image_file',
+           'list_images', 'load_array_file', 'open_source']

@@ -22,6 +22,7 @@ The real score is not changed.
 """
 import numpy
 
+from inception_score.fixes import fix
 from inception_score.score import ScoreAccumulator, log_softmax64
 
 ORDERS = 16
@@ -108,6 +109,6 @@ def message(verdict):
     """The one-line warning for a sorted verdict."""
     return ('the split scores (mean {:.4f}, std {:.4f}) are not what random order gives '
             '(mean {:.4f}, std {:.4f}): the input looks sorted (e.g. one class per folder), '
-            'so each split holds few classes; pass --shuffle to score random splits'.format(
+            'so each split holds few classes; pass {} to score random splits'.format(
                 verdict['mean'], verdict['std'], verdict['random_order_mean'],
-                verdict['random_order_std']))
+                verdict['random_order_std'], fix('shuffle')))

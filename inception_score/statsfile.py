@@ -11,7 +11,6 @@ other entries only when their header declares a scalar of at most PROVENANCE_BYT
 provenance that save_statistics writes). Nothing is unpickled. Every problem is one line that
 names the file and what is wrong.
 """
-import io
 import json
 
 import numpy
@@ -21,8 +20,9 @@ from inception_score.arrayfile import (ArrayFile, WHOLE_READ_BYTES, describe, me
 from inception_score.errors import InputError
 from inception_score.io import open_regular
 
-# Names our statistics and ADM's reference batches use for the arrays themselves.
-STATISTICS_KEYS = ('mu', 'sigma', 'mu_s', 'sigma_s', 'arr_0')
+# Names our statistics and ADM's reference batches use for the arrays themselves ('pool_3':
+# the feature vectors that --save-features keeps).
+STATISTICS_KEYS = ('mu', 'sigma', 'mu_s', 'sigma_s', 'arr_0', 'pool_3')
 # A provenance entry is read only if its header declares a scalar this small.
 PROVENANCE_BYTES = 4096
 # Without an expected size, a covariance is read whole up to arrayfile's whole-read limit.
@@ -167,15 +167,19 @@ def _provenance_array(key, value):
         key, type(value).__name__))
 
 
-def statistics_bytes(mu, sigma, **provenance):
-    """TTUR-format statistics (`mu`, `sigma` in float64, plus scalar provenance entries) as the
-    bytes of an .npz file."""
+def _arrays(mu, sigma, pool_3=None, **provenance):
+    """{name: array} of a TTUR statistics file, checked."""
     mu = numpy.asarray(mu, dtype=numpy.float64)
     sigma = numpy.asarray(sigma, dtype=numpy.float64)
     if mu.ndim != 1 or sigma.shape != mu.shape * 2:
         raise InputError('statistics must be mu (d,) and sigma (d, d), got {} and {}'.format(
             mu.shape, sigma.shape))
-    extra = {}
+    arrays = {'mu': mu, 'sigma': sigma}
+    if pool_3 is not None:
+        arrays['pool_3'] = numpy.asarray(pool_3, dtype=numpy.float32)
+        if arrays['pool_3'].ndim != 2 or arrays['pool_3'].shape[1] != mu.shape[0]:
+            raise InputError('feature vectors must be (N, {}), got {}'.format(
+                mu.shape[0], arrays['pool_3'].shape))
     for key, value in provenance.items():
         if key in STATISTICS_KEYS:
             raise InputError('statistics provenance cannot be named {!r}'.format(key))
@@ -183,21 +187,35 @@ def statistics_bytes(mu, sigma, **provenance):
         if array.nbytes > PROVENANCE_BYTES:
             raise InputError('statistics provenance {!r} takes {} bytes, more than the {} '
                              'read back'.format(key, array.nbytes, PROVENANCE_BYTES))
-        extra[key] = array
-    buffer = io.BytesIO()
-    numpy.savez(buffer, mu=mu, sigma=sigma, **extra)
-    return buffer.getvalue()
+        arrays[key] = array
+    return arrays
 
 
-def save_statistics(path, mu, sigma, **provenance):
-    """Write TTUR-format statistics (`mu`, `sigma` in float64, plus scalar provenance entries)
-    to exactly `path` (numpy.savez would append .npz to a name without it).
+def save_statistics(path, mu, sigma, pool_3=None, **provenance):
+    """Write TTUR-format statistics (`mu`, `sigma` in float64, plus scalar provenance entries
+    of at most PROVENANCE_BYTES) to exactly `path` (numpy.savez would append .npz to a name
+    without it). `pool_3`: the (N, d) feature vectors too, float32, for KID and
+    precision/recall against this file.
 
-    The archive is built in memory and written as plain bytes: zipfile failing on a full disk
-    at close prints errors from its finalizer; a plain write fails with one OSError."""
-    data = statistics_bytes(mu, sigma, **provenance)
+    The archive is numpy.savez's (stored members, zip64 headers), written here so that a write
+    that fails (a full disk) also ends the archive: zipfile would otherwise try again from its
+    finalizer, on a closed file, and print a traceback after the one-line error."""
+    import zipfile
+    from numpy.lib import format as npy_format
+    arrays = _arrays(mu, sigma, pool_3, **provenance)
     with open(path, 'wb') as f:
-        f.write(data)
+        archive = zipfile.ZipFile(f, 'w', compression=zipfile.ZIP_STORED, allowZip64=True)
+        try:
+            for key, value in arrays.items():
+                with archive.open(key + '.npy', 'w', force_zip64=True) as member:
+                    npy_format.write_array(member, value, allow_pickle=False)
+            archive.close()
+        except BaseException:
+            try:
+                archive.close()  # ends the archive even if this write fails too
+            except Exception:
+                pass
+            raise
 
 
 def inputs_provenance(paths):
@@ -208,5 +226,5 @@ def inputs_provenance(paths):
 
 
 __all__ = ['MAX_FEATURES', 'PROVENANCE_BYTES', 'STATISTICS_KEYS', 'StatisticsFile',
-           'load_statistics', 'npz_keys', 'open_statistics', 'read_provenance',
-           'save_statistics', 'statistics_bytes']
+           'inputs_provenance', 'load_statistics', 'npz_keys', 'open_statistics',
+           'read_provenance', 'save_statistics']

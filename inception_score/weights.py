@@ -2,7 +2,6 @@
 (modelfile.py). No Chainer needed; TensorFlow only for parsing the GraphDef."""
 import datetime
 import os
-import sys
 
 from inception_score import fetch, files, modelfile
 
@@ -17,13 +16,15 @@ def build_model_file(outfile, url=fetch.DEFAULT_URL, graph=None, sha256=None, pr
 
     Paths are decided first: `outfile` may not be `graph` (nor a link to it). Class names
     from the archive's label files are stored with the weights (index placeholders without them).
-    A graph other than the released one converts with one warning line through `warn`.
+    A graph other than the released one converts with one warning through `warn` (default: an
+    InputWarning, which the command line prints as `prog: warning: ...`).
     `fallback_url` defaults to the bare released graph when `url` is the default archive.
     """
     from inception_score.convert import convert_graph_def, parse_graph_def
     from inception_score.labels import class_names, placeholder_names
 
-    warn = warn or (lambda message: print(message, file=sys.stderr))
+    if warn is None:
+        from inception_score.checks import warn
     files.check_outputs({'--outfile': outfile}, {'--graph': graph})
     if fallback_url is None and url == fetch.DEFAULT_URL:
         fallback_url = fetch.FALLBACK_URL

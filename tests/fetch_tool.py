@@ -42,7 +42,8 @@ def main(args):
         min_rate=args.min_rate, window=args.window)
     warning = fetch.unreleased_graph_warning(info['graph_sha256'], info['source'])
     if warning:
-        print(warning, file=sys.stderr)
+        from inception_score.checks import warn
+        warn(warning)
     with files.atomic_output(args.outfile) as tmp:
         if args.format == 'hdf5':
             # The model-file pattern: HDF5 built in memory, then written as plain bytes. (HDF5

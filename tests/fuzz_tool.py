@@ -3,15 +3,17 @@ this process (TensorFlow is imported once, before the forks, as a fresh process 
 it). Prints one JSON line per mutation: what the command returned, what it printed on stderr,
 how long it took, its peak RSS, and whether the outcome equals the original's.
 
-KIND and what is mutated, and through which command:
+    python tests/fuzz_tool.py KIND ARTIFACT ORIGINAL_MODEL IMAGES_FOLDER COUNT SEED
+
+KIND, what is mutated, and through which command:
 - pb, tgz: the graph or its archive, `inception-score-download --graph` (same: the weights);
 - model: a model file, `inception-score IMAGES --model` (same: the weights);
+- cifar-python, cifar-binary: a CIFAR-10 archive, example.py on its first 2 training images in
+  1 split (same: the score line; IMAGES_FOLDER is unused);
 - stats: TTUR statistics, `inception-score IMAGES --fid STATS` (same: what it prints);
 - admref: an ADM reference batch, `inception-score IMAGES --adm REF` (same: what it prints);
 - labels: the label files inside the graph's archive (ARTIFACT is the bare .pb; the archive is
   rebuilt around the mutated files), `inception-score-download --graph` (same: the weights).
-
-    python tests/fuzz_tool.py KIND ARTIFACT ORIGINAL_MODEL IMAGES_FOLDER COUNT SEED
 """
 import contextlib
 import gzip
@@ -81,6 +83,20 @@ def mutate(source, dest, rng, structure=None):
     return 'flip' if kind == 0 else 'flip-structure'
 
 
+def mutate_tar(source, dest, rng):
+    """A .tar.gz with its tar mutated (as `mutate`) and compressed again: the gzip checks pass,
+    so the archive's own checks (tar headers, batch sizes, pickles, labels) are reached."""
+    inner, mutated = dest + '.tar', dest + '.mutated.tar'
+    with gzip.open(source, 'rb') as f, open(inner, 'wb') as out:
+        shutil.copyfileobj(f, out)
+    how = mutate(inner, mutated, rng)
+    with open(mutated, 'rb') as f, gzip.open(dest, 'wb', compresslevel=1) as out:
+        shutil.copyfileobj(f, out)
+    os.remove(inner)
+    os.remove(mutated)
+    return 'tar-' + how
+
+
 def run(main, argv):
     err, out = io.StringIO(), io.StringIO()
     start = time.time()
@@ -91,33 +107,47 @@ def run(main, argv):
             code = e.code
         except BaseException as e:  # noqa: B902 - anything escaping the CLI is the finding
             code, err = 'escaped', io.StringIO('{}: {}'.format(type(e).__name__, e))
-    return code, out.getvalue(), err.getvalue(), time.time() - start
+    run.stdout = out.getvalue()
+    return code, err.getvalue(), time.time() - start
 
 
-def one(kind, path, images, out, reference):
-    """Run the command on one artifact (in a forked child) and describe the outcome;
-    `reference` is the original's weights digest, or its output on stdout."""
+def score_cifar(path, model):
+    """example.py on a CIFAR-10 copy, as a user runs it: (code, stderr, seconds, stdout)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import example
+    code, err, took = run(example.cli_main, ['--model', model, '--data', path, '--samples',
+                                             '2', '--splits', '1', '--quiet', '--no-download'])
+    return code, err, took, run.stdout
+
+
+def one(kind, path, images, out, reference, model=None):
+    """Run the command on one mutated artifact (in a forked child) and describe the outcome;
+    `model` scores a CIFAR-10 archive, or the images against a mutated reference."""
     from inception_score import cli, load_arrays
     from inception_score.modelfile import arrays_digest
+    if kind.startswith('cifar'):
+        code, err, took, printed = score_cifar(path, model)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {'code': code, 'stderr': err, 'seconds': round(took, 2), 'peak_rss_mb': peak,
+                'same': printed == reference if code == 0 else None}
     if kind in ('stats', 'admref'):
         flags = (['--fid', path, '--splits', '1'] if kind == 'stats'
                  else ['--adm', path, '--split-size', '1'])
-        code, stdout, err, took = run(cli.score_main, [images, '--model', out, '--quiet']
-                                      + flags)
-        same = stdout == reference if code == 0 else None
+        code, err, took = run(cli.score_main, [images, '--model', model, '--quiet'] + flags)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {'code': code, 'stdout': run.stdout, 'stderr': err, 'seconds': round(took, 2),
+                'peak_rss_mb': peak, 'same': run.stdout == reference if code == 0 else None}
+    if kind == 'model':
+        code, err, took = run(cli.score_main, [images, '--model', path, '--splits', '1',
+                                               '--quiet'])
+        result = path
     else:
-        if kind == 'model':
-            code, stdout, err, took = run(cli.score_main, [images, '--model', path, '--splits',
-                                                           '1', '--quiet'])
-            result = path
-        else:
-            code, stdout, err, took = run(cli.download_main,
-                                          ['--graph', path, '--outfile', out, '--quiet'])
-            result = out
-        same = arrays_digest(load_arrays(result)) == reference if code == 0 else None
+        code, err, took = run(cli.download_main, ['--graph', path, '--outfile', out, '--quiet'])
+        result = out
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {'code': code, 'stdout': stdout, 'stderr': err, 'seconds': round(took, 2),
-            'peak_rss_mb': peak, 'same': same}
+    same = arrays_digest(load_arrays(result)) == reference if code == 0 else None
+    return {'code': code, 'stderr': err, 'seconds': round(took, 2), 'peak_rss_mb': peak,
+            'same': same}
 
 
 def _tar_member(name, data):
@@ -173,39 +203,28 @@ class LabelArchives:
             out.write(gzip.compress(tail, compresslevel=1))
 
 
-def _forked(function):
-    """function() in a forked child, its JSON-able result back through a pipe."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its peak RSS is the command's, plus what was imported
-        os.close(read)
-        os.write(write, json.dumps(function()).encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        text = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    return json.loads(text) if text else {'code': 'child died', 'status': status}
-
-
 def main():
     kind, artifact, original, images, count, seed = sys.argv[1:7]
     from inception_score import load_arrays
     from inception_score.modelfile import arrays_digest
-    if kind in ('pb', 'tgz', 'labels'):
-        from inception_score.convert import _tf
-        _tf()  # imported once here, as every fresh command would import it
+    if kind.startswith('cifar'):
+        # The original's score line, from a forked child as every mutation's.
+        code, err, _, reference = forked(lambda: score_cifar(artifact, original))
+        assert code == 0, err
+    elif kind in ('stats', 'admref'):
+        # What the original prints, from a child too: this process stays small.
+        first = forked(lambda: one(kind, artifact, images, None, None, model=original))
+        if first['code'] != 0:
+            sys.exit('fuzz_tool: the original {} fails: {}'.format(artifact, first))
+        reference = first['stdout']
+    else:
+        if kind != 'model':
+            from inception_score.convert import _tf
+            _tf()  # imported once here, as every fresh command would import it
+        reference = arrays_digest(load_arrays(original))
     rng = numpy.random.RandomState(int(seed))
     with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as work:
         out = os.path.join(d, 'out.model')
-        if kind in ('stats', 'admref'):
-            # What the original prints, from a child too: this process stays small.
-            first = _forked(lambda: one(kind, artifact, images, original, None))
-            if first['code'] != 0:
-                sys.exit('fuzz_tool: the original {} fails: {}'.format(artifact, first))
-            reference, out = first['stdout'], original  # the model the images are scored with
-        else:
-            reference = arrays_digest(load_arrays(original))
         archives = LabelArchives(artifact, work) if kind == 'labels' else None
         structure = zip_structure(artifact) if kind in ('stats', 'admref') else None
         for i in range(int(count)):
@@ -214,12 +233,33 @@ def main():
                 how = archives.build(path, rng)
             else:
                 path = os.path.join(d, os.path.basename(artifact))
-                how = mutate(artifact, path, rng, structure)
-            result = _forked(lambda: one(kind, path, images, out, reference))
+                # A CIFAR-10 archive: every other mutation inside its tar, the rest of the
+                # gzip file.
+                how = (mutate_tar(artifact, path, rng) if kind.startswith('cifar') and i % 2
+                       else mutate(artifact, path, rng, structure))
+            result = forked(lambda: one(kind, path, images, out, reference, model=original))
             for leftover in os.listdir(d):
                 os.remove(os.path.join(d, leftover))
             result.update(i=i, how=how)
             print(json.dumps(result), flush=True)
+
+
+def forked(function):
+    """function() in a forked child (its peak RSS is the command's, plus what was imported
+    here), its JSON-able result sent back through a pipe."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            os.write(write, json.dumps(function()).encode())
+        finally:
+            os._exit(0)  # never back into the caller's loop
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    return json.loads(text) if text else {'code': 'child died', 'status': status}
 
 
 if __name__ == '__main__':

@@ -180,13 +180,14 @@ def calibrated_params(seed=0, sizes=((6, 32, 32), (4, 64, 64), (3, 299, 299), (3
     return _calibrate(rng, [smooth_images(rng, n, h, w) for n, h, w in sizes])
 
 
-def run_graph_def(graph_def, images_nhwc, batch_size=50):
+def run_graph_def(graph_def, images_nhwc, batch_size=50, input_name='ExpandDims:0'):
     """TensorFlow's own pool_3 features and bias-free logits, fed at ExpandDims:0 like the
-    reference (through input_map, which accepts batches)."""
+    reference (through input_map, which accepts batches); input_name='ResizeBilinear:0'
+    feeds 299x299 images already resized, to the graph from its Sub node on."""
     feats, logits = [], []
     with tf.Graph().as_default() as graph:
         ph = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
-        tf.import_graph_def(graph_def, name='', input_map={'ExpandDims:0': ph})
+        tf.import_graph_def(graph_def, name='', input_map={input_name: ph})
         pool3 = graph.get_tensor_by_name('pool_3:0')
         w = graph.get_operation_by_name('softmax/logits/MatMul').inputs[1]
         logit = tf.matmul(tf.squeeze(pool3, [1, 2]), w)

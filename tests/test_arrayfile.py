@@ -164,7 +164,7 @@ def test_members_that_are_not_npy_and_missing_keys(tmp_path):
         z.writestr('notes.txt', 'hi')
     _refused(path, "(array 'arr_0') is not a .npy array")
     _refused(path, "(array 'notes.txt')", key='notes.txt')
-    message = _refused(path, "has no array 'x' (it has arr_0, notes.txt): pass --key NAME",
+    message = _refused(path, "has no array 'x' (it has arr_0, notes.txt): pass key=NAME",
                        key='x')
     assert message.count('has no array') == 1  # not nested in another message
 

@@ -99,7 +99,7 @@ def test_tolerance_failures_name_each_missed_tolerance(gpu_check):
 def test_bench_runs_every_cpu_measurement_on_tiny_sizes():
     result = run_script('bench/bench.py', '--images', '2', '--images-299', '0',
                         '--folder-images', '2', '--rss', '2,4', '--torch-images', '0',
-                        '--fid-images', '2')
+                        '--fid-images', '2', '--metrics-images', '5')
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert 'numpy SGEMM roof' in out
@@ -108,4 +108,6 @@ def test_bench_runs_every_cpu_measurement_on_tiny_sizes():
     assert 'folder of PNGs vs memory' in out
     assert 'IS + FID vs IS alone' in out and '(speed ratio, one pass, 2 images 32x32' in out
     assert 'MiB for 2 images' in out and 'MiB for 4 (growth' in out
+    assert 'IS + FID + KID + PR vs IS' in out
+    assert '(one pass, 5 images 32x32 and 5 reference vectors' in out
     assert 'one FID' in out and '(2048 features, full rank);' in out

@@ -20,10 +20,10 @@ class Untouchable:
         raise AssertionError('the network must not run')
 
 
-def _cli(*args, env=None):
+def _cli(*args, env=None, cwd=ROOT):
     return subprocess.run([sys.executable, '-m', 'inception_score'] + [str(a) for a in args],
-                           capture_output=True, text=True, cwd=ROOT,
-                           env=dict(os.environ, **(env or {})))
+                           capture_output=True, text=True, cwd=str(cwd),
+                           env=dict(os.environ, PYTHONPATH=ROOT, **(env or {})))
 
 
 def _pngs(folder, n=2):
@@ -80,9 +80,12 @@ def test_one_exit_code_rule_for_missing_files_and_broken_ones(model_file, tmp_pa
         ([folder, '--model', missing], None, 2,
          'model file {0} not found: create it with: inception-score-download --outfile {0}'
          .format(missing)),
+        # No model given: the message lists both places looked at (run in tmp_path).
         ([folder], {'CHAINER_DATASET_ROOT': empty_root}, 2,
-         'model file {0} not found: create it with: inception-score-download --outfile {0}'
-         .format(os.path.join(empty_root, 'inception_score', 'inception_score.model'))),
+         'model file not found: looked for {0} and {1}: create it with: '
+         'inception-score-download --outfile {1} (or pass --model PATH)'
+         .format(tmp_path / 'inception_score.model',
+                 os.path.join(empty_root, 'inception_score', 'inception_score.model'))),
         ([tmp_path / 'nowhere', '--model', model_file], None, 2,
          '{} does not exist'.format(tmp_path / 'nowhere')),
         ([folder, '--model', archive], {'CHAINER_DATASET_ROOT': empty_root}, 2,
@@ -92,7 +95,7 @@ def test_one_exit_code_rule_for_missing_files_and_broken_ones(model_file, tmp_pa
         ([folder, '--model', truncated], None, 1, 'probably truncated'),
     ]
     for args, env, code, message in cases:
-        proc = _cli(*args, '--splits', '2', '--quiet', env=env)
+        proc = _cli(*args, '--splits', '2', '--quiet', env=env, cwd=tmp_path)
         assert proc.returncode == code, (args, proc.stderr)
         lines = proc.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith('inception-score: error: '), lines
@@ -120,16 +123,18 @@ def test_flags_that_do_not_apply_warn_one_line_each(tmp_path):
     assert proc.stderr.splitlines()[:-1] == ['inception-score: warning: ' + w for w in (
         '--seed has no effect without --shuffle (the splits are contiguous)',
         '--key applies to .npz inputs only: ignored',
-        '--layout applies to .npz/.npy inputs only: ignored',
-        '--input-range applies to float arrays in .npz/.npy inputs (image files are 8-bit): '
-        'ignored')]
+        '--layout applies to .npz/.npy images (inputs or reference) only: ignored',
+        '--input-range applies to float arrays in .npz/.npy files (inputs or reference; image '
+        'files are 8-bit): ignored')]
     assert 'not found' in proc.stderr.splitlines()[-1] and proc.returncode == 2
     proc = _cli(npy, '--skip-bad', '--allow-16bit', '--key', 'x', '--shuffle', '--seed', '3',
                 '--splits', '2', '--model', model)
     assert proc.stderr.splitlines()[:-1] == ['inception-score: warning: ' + w for w in (
         '--key applies to .npz inputs only: ignored',
-        '--skip-bad applies to image folders only: ignored',
-        '--allow-16bit applies to image folders only: ignored')]
+        '--skip-bad applies to image files (given, in folders or in a reference folder) only: '
+        'ignored',
+        '--allow-16bit applies to image files (given, in folders or in a reference folder) '
+        'only: ignored')]
 
 
 def test_report_records_input_options_and_unit_data_warnings(model_file, tmp_path):

@@ -178,7 +178,7 @@ def test_usage_errors_exit_2(scratch):
     code = subprocess.run([sys.executable, os.path.join(ROOT, 'download.py'), '--graph',
                            str(out / 'absent.tgz'), '--outfile', str(out / 'm.model')],
                           capture_output=True, text=True)
-    assert code.returncode == 1
+    assert code.returncode == 2
     assert code.stderr.strip().splitlines() == [
         'download.py: error: --graph {} does not exist: give the path of '
         'inception-2015-12-05.tgz or classify_image_graph_def.pb'.format(out / 'absent.tgz')]

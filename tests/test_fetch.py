@@ -253,7 +253,7 @@ def test_only_the_pinned_hash_and_size_are_the_released_graph(monkeypatch):
 def test_unreleased_graph_warning_is_one_line_and_none_for_the_released_graph():
     assert fetch.unreleased_graph_warning(fetch.RELEASED_GRAPH_SHA256, 'x') is None
     line = one_line(fetch.unreleased_graph_warning('ab' * 32, 'my.pb'))
-    assert line.startswith('warning: the graph from my.pb is not the released')
+    assert line.startswith('the graph from my.pb is not the released')
     assert 'not comparable with published' in line and fetch.RELEASED_GRAPH_SHA256 in line
 
 
@@ -426,7 +426,7 @@ def test_bad_downloads_are_one_line_and_leave_nothing(server, tmpdir_watched, ro
                                  '/tmp/a.tgz'])
 def test_url_that_is_not_http_is_a_usage_error(url, tmpdir_watched):
     with pytest.raises(UsageError, match='is not an http:// or https:// URL; to convert a local '
-                                         'file use --graph PATH'):
+                                         'file use graph=PATH'):
         fetch.obtain_graph(url=url, progress=False, log=lambda m: None)
 
 
@@ -511,8 +511,8 @@ def test_command_line_converts_with_a_one_line_warning(server, tmp_path, capsys)
     code = fetch_tool.run(['--url', server + '/ok.tgz', '--outfile', str(out)])
     captured = capsys.readouterr()
     assert code == 0
-    assert one_line(captured.err).startswith('warning: the graph from {}/ok.tgz is not the '
-                                             'released'.format(server))
+    assert one_line(captured.err).startswith('fetch_tool: warning: the graph from {}/ok.tgz is '
+                                             'not the released'.format(server))
     assert out.read_bytes() == GRAPH
 
 
@@ -521,7 +521,7 @@ def test_command_line_converts_with_a_one_line_warning(server, tmp_path, capsys)
                                     'server redirects in a loop'),
     (['--url', '{server}/page.html'], 1, 'is an HTML page'),
     (['--url', 'file:///etc/passwd'], 2, 'is not an http:// or https:// URL'),
-    (['--graph', '{folder}'], 1, 'fetch_tool: error: --graph {folder} is a folder: give the'),
+    (['--graph', '{folder}'], 2, 'fetch_tool: error: --graph {folder} is a folder: give the'),
 ])
 def test_command_line_errors_are_one_line(server, tmp_path, capsys, tmpdir_watched, argv, code,
                                           says):

@@ -141,6 +141,31 @@ def test_fewer_images_than_features_match_ttur():
     assert abs(ours - ref) <= 1e-6 * abs(ref)
 
 
+def ttur_program_activations(features, batch_size=50):
+    """The rows TTUR's fid.py uses when run as a program: get_activations runs whole batches
+    only (n_batches = n_images // batch_size), so a last partial batch is dropped."""
+    if batch_size > len(features):
+        batch_size = len(features)
+    return features[:len(features) // batch_size * batch_size]
+
+
+def test_every_image_counts_where_ttur_program_drops_the_partial_batch():
+    # docs/metrics.md's footnote: 120 images, batches of 50 (the last one partial, as TTUR's
+    # program would see them). Ours is TTUR's formula on all 120; TTUR's program gives the
+    # FID of the first 100, a different sample: 20% fewer rows move the covariance of 64
+    # features far more than the 1e-3 asserted (13% here).
+    rng = np.random.RandomState(3)
+    a = pool3_like(rng, 120, 64, 0.0)
+    b = pool3_like(rng, 500, 64, 0.2)
+    assert len(ttur_program_activations(a)) == 100 and len(ttur_program_activations(a[:30])) == 30
+    ours = frechet_distance(*streamed(a, batch=50).statistics(), *ttur_statistics(b))
+    formula = ttur_frechet_distance(*ttur_statistics(a), *ttur_statistics(b))
+    program = ttur_frechet_distance(*ttur_statistics(ttur_program_activations(a)),
+                                    *ttur_statistics(b))
+    assert abs(ours - formula) <= 1e-6 * abs(formula)
+    assert abs(ours - program) > 1e-3 * abs(formula)
+
+
 def test_imaginary_component_is_one_line_error_like_ttur():
     # A "covariance" with a negative eigenvalue: sqrtm has i on its diagonal.
     mu = np.zeros(3)

@@ -28,7 +28,7 @@ def error_after_warning(err):
     """The error line of a run that first warned (once) about the unreleased test graph."""
     lines = err.strip().splitlines()
     assert len(lines) == 2 and 'Traceback' not in err, err
-    assert lines[0].startswith('warning: the graph from ')
+    assert lines[0].startswith('fetch_tool: warning: the graph from ')
     return lines[1]
 
 

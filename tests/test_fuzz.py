@@ -65,7 +65,7 @@ def test_mutated_artifacts_load_equal_or_fail_with_one_line(kind, graph_files, m
             continue
         failures += 1
         assert run['code'] in (1, 2), run
-        errors = [line for line in lines if not line.startswith('warning: ')]
+        errors = [line for line in lines if not line.startswith(prog + ': warning: ')]
         assert len(errors) == 1 and errors[0].startswith(prog + ': error: '), run
     assert failures >= COUNT // 4  # the mutations do reach the checks
 

@@ -140,9 +140,9 @@ def test_bad_reference_files_are_one_line_errors_naming_the_file(tmp_path, make,
 def test_missing_reference_and_unknown_metric_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match='reference .*nowhere.npz does not exist'):
         open_reference(str(tmp_path / 'nowhere.npz'))
-    with pytest.raises(UsageError, match="unknown metric 'kid': choose from fid, sfid, "
-                                         'precision_recall'):
-        check_metrics(('fid', 'kid'))
+    with pytest.raises(UsageError, match="unknown metric 'ppl': choose from fid, sfid, "
+                                         'precision_recall, kid'):
+        check_metrics(('fid', 'ppl'))
 
 
 def test_python_references_pairs_arrays_and_references(pool_stats):
