@@ -8,15 +8,16 @@ RSS of fresh processes scoring N1 and N2 images from a .npy file with a model fi
 means streaming works); and, when torch and torch_fidelity import, torch-fidelity's InceptionV3
 extractor holding the same weights on the CPU at the same batch: its images/s, ours relative
 to it, and the drift of its logits from ours; the speed of the score with the FID
-statistics fed from the same pass, over the score alone; and the time of IS + FID + KID +
+statistics fed from the same pass, over the score alone; the time of IS + FID + KID +
 precision/recall from one pass against a reference whose statistics and feature vectors are at
-hand (a --save-stats --save-features file), over IS alone. Absolute times on shared machines are
-noisy: compare the ratios. Weights barely change the speed: calibrated synthetic ones
+hand (a --save-stats --save-features file), over IS alone; and the time of one FID from
+2048-feature statistics (full rank, and from 2 and 3 images). Absolute times on shared
+machines are noisy: compare the ratios. Weights barely change the speed: calibrated synthetic ones
 (bench/synthetic_weights.py, seconds to make) stand in for the model file.
 
     python bench/bench.py [--mode threads|batched] [--images 200] [--images-299 100]
                           [--folder-images 200] [--rss 2000,20000] [--torch-images 100]
-                          [--fid-images 200] [--metrics-images 200]
+                          [--fid-images 200] [--metrics-images 200] [--fid-features 2048]
 """
 import argparse
 import os
@@ -123,6 +124,27 @@ def metrics_overhead(network, n, batch, size=32):
     return alone, parts
 
 
+def fid_seconds(dim, repeats=2):
+    """Seconds (best of `repeats`) for one FID between two sets of `dim`-feature statistics:
+    of full rank (Wishart-like), and of 2 against 3 images (rank-deficient)."""
+    from inception_score.fid import frechet_distance
+    rng = numpy.random.RandomState(5)
+
+    def full():
+        x = rng.normal(size=(dim, dim + 16))
+        return x.mean(axis=1), x @ x.T / dim
+
+    def few(n):
+        x = rng.normal(size=(n, dim))
+        return x.mean(axis=0), numpy.cov(x, rowvar=False)
+
+    times = []
+    for a, b in ((full(), full()), (few(2), few(3))):
+        times.append(min(measure.timed(lambda: frechet_distance(*a, *b))
+                         for _ in range(repeats)))
+    return times
+
+
 def peak_rss_child(n, mode, model, batch):
     """Runs in a fresh process: score n images from a .npy, print peak RSS in MiB."""
     with tempfile.TemporaryDirectory() as d:
@@ -180,6 +202,8 @@ def main():
     p.add_argument('--metrics-images', type=int, default=200,
                    help='32x32 images (and as many reference ones) for IS + FID + KID + '
                         'precision/recall vs IS alone (0: skip; at least 5)')
+    p.add_argument('--fid-features', type=int, default=2048,
+                   help='features of the statistics one FID is timed on (0: skip)')
     p.add_argument('--torch-images', type=int, default=100,
                    help='32x32 images for the torch-fidelity comparison (0: skip)')
     p.add_argument('--rss-child', type=int, help=argparse.SUPPRESS)
@@ -226,6 +250,10 @@ def main():
                   extra / alone, args.metrics_images, args.metrics_images, METRICS_TARGET,
                   'met' if extra / alone <= METRICS_TARGET else 'NOT MET', alone,
                   parts['pass'] - alone, parts['fid'], parts['kid'], parts['precision']))
+    if args.fid_features:
+        full, few = fid_seconds(args.fid_features)
+        print('one FID                    {:8.2f} s ({} features, full rank); {:.2f} s from 2 '
+              'and 3 images'.format(full, args.fid_features, few))
     if args.rss:
         n1, n2 = (int(v) for v in args.rss.split(','))
         with tempfile.TemporaryDirectory() as d:

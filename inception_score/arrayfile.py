@@ -26,6 +26,13 @@ ZIP_MAGICS = (b'PK\x03\x04', b'PK\x05\x06')  # an archive with members; an empty
 # A Fortran-order array cannot be read row by row (the rows are interleaved), so it is read
 # whole, which is allowed up to this size.
 WHOLE_READ_BYTES = 256 << 20
+# zipfile keeps an object of some hundred bytes for every member listed in the archive's
+# directory: a small file listing millions of members would cost gigabytes before any check.
+# numpy's .npz files hold one member per array.
+MAX_MEMBERS = 4096
+# Deflate turns at most 258 bytes into 2 bits (1032:1): a member claiming more than that of its
+# compressed bytes cannot hold them.
+DEFLATE_MAX_RATIO = 1032
 
 # What a damaged archive or header can raise from zipfile, zlib and numpy's header parser.
 _DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, SyntaxError,
@@ -57,22 +64,90 @@ def _what_it_is(head):
     return 'it starts with {!r}'.format(head[:8])
 
 
+def sniff(path):
+    """('npy' or 'npz' or None, the first 64 bytes) of a regular file (InputError if it cannot
+    be read); describe the bytes of an unknown one with `describe`."""
+    with open_regular(path) as f:
+        try:
+            head = f.read(64)
+        except OSError as e:
+            raise InputError('{} cannot be read ({})'.format(
+                path, e.strerror or _first_line(e))) from None
+    if head.startswith(NPY_MAGIC):
+        return 'npy', head
+    if head[:4] in ZIP_MAGICS:
+        return 'npz', head
+    return None, head
+
+
+def describe(head):
+    """A few words on a file that is neither .npy nor .npz, from its first bytes."""
+    return _what_it_is(head)
+
+
+def open_archive(path, file):
+    """The zipfile.ZipFile reading `file`, the open .npz at `path` (the caller closes both),
+    its directory checked: at most MAX_MEMBERS members, each claiming no more bytes than its
+    compressed data can hold and lying within the file. InputError (one line) otherwise."""
+    try:
+        size = os.fstat(file.fileno()).st_size
+        end = zipfile._EndRecData(file)  # the end record alone: how many members are listed
+        if end and end[4] > MAX_MEMBERS:  # zipfile._ECD_ENTRIES_TOTAL
+            raise InputError('{} is not a .npz of arrays: its zip directory lists {} members '
+                             '(numpy writes one per array; at most {} are read): re-create '
+                             'it'.format(path, end[4], MAX_MEMBERS))
+        file.seek(0)
+        archive = zipfile.ZipFile(file)
+    except InputError:
+        raise
+    except _DAMAGED as e:
+        raise InputError('{} is a damaged .npz (zip) archive ({}): is it truncated? '
+                         're-create it'.format(path, _first_line(e))) from None
+    for info in archive.infolist():
+        if info.header_offset + info.compress_size > size:
+            raise InputError('{} is damaged: its member {!r} claims {} compressed bytes from '
+                             'offset {}, past the end of the {}-byte file: is it truncated? '
+                             're-create it'.format(path, info.filename, info.compress_size,
+                                                   info.header_offset, size))
+        limit = {zipfile.ZIP_STORED: info.compress_size,
+                 zipfile.ZIP_DEFLATED: info.compress_size * DEFLATE_MAX_RATIO + 64}.get(
+                     info.compress_type, info.file_size)
+        if info.file_size > limit:
+            raise InputError('{} is damaged: its member {!r} claims {} bytes, more than its {} '
+                             'compressed bytes can hold: re-create it'.format(
+                                 path, info.filename, info.file_size, info.compress_size))
+    return archive
+
+
+def member_names(archive):
+    """The array names of an open .npz archive, numpy's way: member 'x.npy' is array 'x', other
+    members keep their names."""
+    return [n[:-4] if n.endswith('.npy') else n for n in archive.namelist()]
+
+
 class ArrayFile:
     """The array in a .npy file, or the array `key` (default 'arr_0') of a .npz archive
     (`missing_key_fix` ends the message when the archive has no such array).
 
     Opening reads and checks the header only; `read(start, stop)` returns rows start..stop-1
-    as a new C-order array. Use as a context manager (or call close()).
-    Attributes: path, label (the file, and the member for an archive), shape, dtype.
+    as a new C-order array, `read_all()` the whole array (0-d ones too). Use as a context
+    manager (or call close()). `archive`: an open_archive() of `path` to take the member from
+    (it stays open). Attributes: path, label (the file, and the member for an archive), shape,
+    dtype, nbytes.
     """
 
-    def __init__(self, path, key=None, missing_key_fix=None):
+    def __init__(self, path, key=None, archive=None, missing_key_fix=None):
         self.path = path
         self.label = path
         self._missing_key_fix = missing_key_fix
         self._file = self._zip = self._stream = self._whole = None
+        self._own_zip = archive is None
         try:
-            self._open(key)
+            if archive is None:
+                self._open(key)
+            else:
+                self._zip = archive
+                self._read_header(self._open_member(key))
         except BaseException:
             self.close()
             raise
@@ -84,7 +159,7 @@ class ArrayFile:
         self.close()
 
     def close(self):
-        for handle in (self._stream, self._zip, self._file):
+        for handle in (self._stream, self._zip if self._own_zip else None, self._file):
             if handle is not None:
                 try:
                     handle.close()
@@ -115,12 +190,9 @@ class ArrayFile:
 
     def _open_member(self, key):
         key = 'arr_0' if key is None else key
-        try:
-            self._zip = zipfile.ZipFile(self._file)
-            names = self._zip.namelist()
-        except _DAMAGED as e:
-            raise InputError('{} is a damaged .npz (zip) archive ({}): is it truncated? '
-                             're-create it'.format(self.path, _first_line(e))) from None
+        if self._zip is None:
+            self._zip = open_archive(self.path, self._file)
+        names = self._zip.namelist()
         # numpy's naming: member 'x.npy' is array 'x'; other members keep their names.
         name = key if key in names else key + '.npy'
         if name not in names:
@@ -148,7 +220,7 @@ class ArrayFile:
                    (2, 0): npy_format.read_array_header_2_0}
         if version not in readers:
             raise InputError('{} has .npy format version {}.{}, which only structured arrays '
-                             'use: images must be uint8 or float'.format(self.label, *version))
+                             'use: save a plain numeric array'.format(self.label, *version))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')  # numpy's note on Python 2 headers
@@ -207,6 +279,15 @@ class ArrayFile:
         except _DAMAGED as e:
             raise self._damaged(e) from None
 
+    def read_all(self):
+        """The whole array (of any number of dimensions) as a new C-order array."""
+        if not self.shape:
+            out = numpy.empty((), self.dtype)
+            self._seek(self.offset)
+            self._read_into(out)
+            return out
+        return self.read(0, self.shape[0])
+
     def read(self, start, stop):
         """Rows start..stop-1 (0 <= start <= stop <= shape[0]) as a new array."""
         if self.fortran_order:
@@ -223,4 +304,4 @@ class ArrayFile:
         return out
 
 
-__all__ = ['ArrayFile']
+__all__ = ['ArrayFile', 'describe', 'member_names', 'open_archive', 'sniff']

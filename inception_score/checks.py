@@ -75,6 +75,81 @@ def warn(message):
     warnings.warn(message, InputWarning, stacklevel=2)
 
 
+# A part of m predictions scores at most m (each image's KL divergence from the part's mean
+# prediction is at most log m): below this, the cap binds on the scores models reach (CIFAR-10's
+# own images score 11.2) and the number says more about m than about the images.
+MIN_SPLIT_IMAGES = 100
+
+
+def _covariance_features():
+    """(metric, label, features) of each metric comparing covariances: n images give a
+    covariance of rank at most n - 1, full rank only from features + 1 images on."""
+    from inception_score import adm, topology
+    return (('fid', 'FID', topology.NUM_FEATURES), ('sfid', 'sFID', adm.SPATIAL_FEATURES))
+
+
+def _covariance_note(dim):
+    return ('the covariance of {} features needs {} images for full rank; from fewer, the '
+            'distance is biased upward and comparable only with one from as many '
+            'images'.format(dim, dim + 1))
+
+
+def warn_small_samples(n, splits=None, split_size=None, metrics=(), statistics=False,
+                       reference=None):
+    """One InputWarning for each side whose numbers `n` images are too few to mean much: the
+    Inception Score's parts, the covariances of the images scored (for `metrics`, and for the
+    FID statistics saved when `statistics`), and those of the `reference` (a
+    reference.Reference: its images, or the rank of the statistics read from its file)."""
+    part = min(n, split_size) if split_size is not None else n // splits
+    if part < MIN_SPLIT_IMAGES:
+        rule = ('{} split{}'.format(splits, 's' if splits > 1 else '') if split_size is None
+                else 'parts of {}'.format(split_size))
+        warn('{} images in {}: a part of {} images scores at most {}, so the Inception Score '
+             'says little about the images: score more images (the reference scores 50,000 '
+             'in 10 splits of 5,000) or give {}'.format(
+                 n, rule, part, part, 'fewer ' + option('splits') if split_size is None
+                 else 'a larger ' + option('split_size')))
+    needs = [(label, dim) for metric, label, dim in _covariance_features()
+             if metric in metrics or (metric == 'fid' and statistics)]
+    few = [(label, dim) for label, dim in needs if n <= dim]
+    if few:
+        dim = max(d for _, d in few)
+        warn('{} images are too few for {}: {}: score at least {} images (50,000 is '
+             'usual)'.format(n, ' and '.join(label for label, _ in few), _covariance_note(dim),
+                             dim + 1))
+    if reference is not None:
+        _warn_small_reference(reference, metrics)
+
+
+def _warn_small_reference(reference, metrics):
+    from inception_score.fid import psd_factor
+    images, ranks = [], []
+    for metric, label, dim in _covariance_features():
+        if metric not in metrics:
+            continue
+        known = {'fid': reference.statistics, 'sfid': reference.spatial}[metric]
+        if known is not None:
+            rank = psd_factor(known[1])[0].shape[1]
+            if rank < dim:
+                ranks.append((label, dim, rank))
+        elif reference.source is not None and len(reference.source) <= dim:
+            images.append((label, dim))
+    if images:
+        dim = max(d for _, d in images)
+        warn('{}: {} reference images are too few for {}: {}: use at least {} reference '
+             'images'.format(reference.name, len(reference.source),
+                             ' and '.join(label for label, _ in images), _covariance_note(dim),
+                             dim + 1))
+    if ranks:
+        warn('{}: its statistics for {} have rank {} (from at most {} images): {}: use '
+             'statistics of at least {} images'.format(
+                 reference.name, ' and '.join(label for label, _, _ in ranks),
+                 ' and '.join('{} of {}'.format(r, d) for _, d, r in ranks),
+                 max(r for _, _, r in ranks) + 1,
+                 _covariance_note(max(d for _, d, _ in ranks)),
+                 max(d for _, d, _ in ranks) + 1))
+
+
 class UnitRangeWatch:
     """A source whose images, given in [-1, 1], are watched for never going below 0.
 

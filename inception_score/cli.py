@@ -78,6 +78,10 @@ def run(main, argv, parser, prog=None):
             with one_line_warnings(parser.prog) as args.warnings:
                 return main(args) or 0
     except BaseException as e:
+        files = sys.modules.get('inception_score.files')
+        if files is not None and isinstance(e, files.Terminated):
+            files.exit_quietly()  # SIGTERM/SIGHUP: the outputs are already removed
+            raise
         if isinstance(e, KeyboardInterrupt) or _interrupted():
             print('{}: interrupted'.format(prog), file=sys.stderr)
             return 130
@@ -298,21 +302,32 @@ def _score(args):
             kid_subset_size=kid_subset_size, features=args.save_features)
     acc = result.score
     mean, std = acc.result()
+    # Every number before any output: a reference that fails a metric fails the run before
+    # anything is written, and the time reported covers all of them.
+    for number in ('fid', 'sfid', 'precision', 'kid'):  # each computed when first read
+        getattr(result, number)
+    elapsed = time.time() - started
     verdict = order_check.verdict(acc) if order_check else None
     if verdict and verdict['sorted']:
         checks.warn(spread.message(verdict))
+    checks.warn_small_samples(acc.n, splits, split_size, metrics,
+                              statistics=args.save_stats is not None, reference=ref)
     names = modelfile.read_class_names(model_path)
-    # Every output before printing: a closed stdout must not cost them.
-    if args.save_stats is not None:
-        report.write_statistics(args.save_stats, result.statistics, args, acc.n, model_path,
-                                features=result.features if args.save_features else None)
-    if args.plot is not None:
-        report.write_plot(args.plot, result, names)
-    if args.json is not None:
-        data = report.build(args, acc, model_path, network, time.time() - started,
-                            source.skipped, evaluation=result, class_names=names)
-        data.update(report.input_notes(args, value_range, len(source), verdict))
-        report.write_json(args.json, data)
+    # Every output before printing (a closed stdout must not cost them), all or none of them.
+    outputs = [p for p in (args.save_stats, args.plot, args.json) if p is not None]
+    with files.atomic_outputs(outputs) as tmp:
+        if args.save_stats is not None:
+            report.write_statistics(args.save_stats, result.statistics, args, acc.n,
+                                    model_path,
+                                    features=result.features if args.save_features else None,
+                                    tmp=tmp[args.save_stats])
+        if args.plot is not None:
+            report.write_plot(args.plot, result, names, tmp=tmp[args.plot])
+        if args.json is not None:
+            data = report.build(args, acc, model_path, network, elapsed, source.skipped,
+                                evaluation=result, class_names=names)
+            data.update(report.input_notes(args, value_range, len(source), verdict))
+            report.write_json(args.json, data, tmp=tmp[args.json])
     if args.adm is not None:
         # ADM's evaluator prints Python floats with print(): the shortest repr.
         for label, value in (('Inception Score', mean), ('FID', result.fid),

@@ -7,12 +7,11 @@ the diagonal above 1e-3 is an error, below it the real part is used.
 
 The statistics are three float64 sums (n, sum x, sum x x^T): they are updated batch by batch,
 added across processes, and memory is O(dim^2) whatever the number of images.
-Statistics files are TTUR's `.npz` (`mu`, `sigma`) or OpenAI's ADM reference batches (`mu`,
-`sigma`, `mu_s`, `sigma_s` next to `arr_0` images); they are read without pickle.
+Statistics files (TTUR's `.npz`, OpenAI's ADM reference batches) are read and written by
+statsfile.py.
 """
 import re
 import warnings
-import zipfile
 
 import numpy
 
@@ -23,9 +22,9 @@ from inception_score.errors import InputError
 # and PSD only up to their rounding (about 1e-7 of the scale, times sqrt(dim) for eigenvalues).
 SYMMETRY_TOLERANCE = 1e-5
 PSD_TOLERANCE = 1e-5
-# Names our statistics and ADM's reference batches use for the arrays themselves ('pool_3':
-# the feature vectors that --save-features keeps).
-STATISTICS_KEYS = ('mu', 'sigma', 'mu_s', 'sigma_s', 'arr_0', 'pool_3')
+# The statistics of n < d images computed in float64 have rank n - 1 up to rounding (about
+# 1e-16 of the scale): a pivoted Cholesky factor of that rank leaves out no more than this.
+EXACT_RANK_TOLERANCE = 1e-9
 
 
 class FIDAccumulator:
@@ -103,8 +102,104 @@ def _version_tuple(version):
     return tuple(int(p) for p in re.findall(r'\d+', version)[:2])
 
 
+def psd_factor(sigma):
+    """(B, fits) with B B^T = sigma, or sigma's positive part: B is (d, rank); `fits` is
+    whether sigma is positive semi-definite within PSD_TOLERANCE of its scale (its lowest
+    eigenvalue no further below zero).
+
+    A Cholesky factorization when sigma is positive definite; for the statistics of fewer
+    images than features, LAPACK's pivoted one (rank r, cost O(d^2 r)), which stops at pivots
+    below d * 2^-52 of the largest variance. Only when that leaves out more than rounding
+    (float32 files, whose rounding makes exact zeros slightly negative, or no covariance at all)
+    is sigma decomposed into eigenvectors: the most negative eigenvalue shows the rounding
+    level, and the directions above twice it make B.
+    """
+    from scipy.linalg import lapack
+    try:
+        return numpy.linalg.cholesky(sigma), True
+    except numpy.linalg.LinAlgError:
+        pass
+    scale = max(float(numpy.abs(sigma).max()), numpy.finfo(numpy.float64).tiny)
+    factor, pivots, rank, info = lapack.dpstrf(sigma, lower=1)
+    if info >= 0:
+        b = numpy.empty((len(sigma), rank))
+        b[pivots - 1] = numpy.tril(factor[:, :rank])
+        # The Frobenius norm of what is left out bounds its eigenvalues.
+        if numpy.linalg.norm(sigma - b @ b.T) <= EXACT_RANK_TOLERANCE * scale:
+            return b, True
+    w, v = numpy.linalg.eigh(sigma)
+    keep = w > max(-2 * w[0], 0)
+    return v[:, keep] * numpy.sqrt(w[keep]), bool(w[0] >= -PSD_TOLERANCE * scale)
+
+
+def trace_sqrt_product(sigma1, sigma2):
+    """tr sqrtm(sigma1 sigma2) for positive semi-definite sigma1, sigma2, or None when one of
+    them is not (then only TTUR's own computation says what it gives).
+
+    With sigma1 = B B^T, sigma1 sigma2 = B (B^T sigma2) has the eigenvalues of the symmetric
+    positive semi-definite M = B^T sigma2 B (and zeros), so tr sqrtm(sigma1 sigma2) is the sum
+    of the square roots of M's eigenvalues: a Cholesky factorization and a symmetric
+    eigenvalue problem instead of a Schur decomposition of a non-symmetric matrix (seconds
+    instead of a minute at 2048 features). The factor of lower rank is used: with n < d
+    images, M is n x n. Eigenvalues below zero are rounding of zeros: the square root of such
+    an eigenvalue is imaginary, and TTUR keeps only the real part, 0.
+    """
+    b1, psd1 = psd_factor(sigma1)
+    b2, psd2 = psd_factor(sigma2)
+    if not (psd1 and psd2):
+        return None
+    b, other = (b1, sigma2) if b1.shape[1] <= b2.shape[1] else (b2, sigma1)
+    if not b.shape[1]:
+        return 0.0
+    m = b.T @ other @ b
+    eigenvalues = numpy.linalg.eigvalsh((m + m.T) / 2)
+    scale = max(float(numpy.abs(eigenvalues).max()), numpy.finfo(numpy.float64).tiny)
+    if eigenvalues[0] < -PSD_TOLERANCE * scale:
+        return None
+    return float(numpy.sqrt(numpy.clip(eigenvalues, 0, None)).sum())
+
+
+def _ttur_trace(sigma1, sigma2, eps):
+    """TTUR's own computation of tr sqrtm(sigma1 sigma2), for what is not a pair of
+    covariances: scipy's sqrtm, the eps retry and the check of the imaginary part."""
+    covmean = _sqrtm(sigma1.dot(sigma2))
+    if not numpy.isfinite(covmean).all():
+        warnings.warn('fid calculation produces singular product; adding {} to diagonal of '
+                      'cov estimates'.format(eps))
+        offset = numpy.eye(sigma1.shape[0]) * eps
+        covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if numpy.iscomplexobj(covmean):
+        if not numpy.allclose(numpy.diagonal(covmean).imag, 0, atol=1e-3):
+            raise InputError('FID: the square root of sigma1 sigma2 has an imaginary component '
+                             'of {:.3g} (statistics of different features, or degenerate '
+                             'ones?)'.format(numpy.max(numpy.abs(covmean.imag))))
+        covmean = covmean.real
+    return float(numpy.trace(covmean))
+
+
+def _symmetric(sigma):
+    """sigma made exactly symmetric if it is within SYMMETRY_TOLERANCE of its scale, else None."""
+    if numpy.array_equal(sigma, sigma.T):  # computed statistics are
+        return sigma
+    scale = max(float(numpy.abs(sigma).max()), numpy.finfo(numpy.float64).tiny)
+    if float(numpy.abs(sigma - sigma.T).max()) > SYMMETRY_TOLERANCE * scale:
+        return None
+    return (sigma + sigma.T) / 2
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
-    """TTUR's calculate_frechet_distance in float64; returns a float."""
+    """TTUR's calculate_frechet_distance in float64; returns a float.
+
+    |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr sqrtm(sigma1 sigma2), with the trace of the
+    square root from trace_sqrt_product: TTUR's number to rounding (1e-12 relative with full
+    rank covariances, about 1e-7 with fewer images than features, where TTUR's own number
+    carries the square roots of rounding eigenvalues). TTUR's eps retry (sqrtm giving NaN or
+    Inf, then eps added to both diagonals) is not taken: that failure comes from exact zeros
+    in the Schur form of a singular product, a rounding accident that scipy releases do not
+    even agree on; the trace computed here is the one TTUR gives whenever sqrtm succeeds.
+    Inputs that are not covariances (not positive semi-definite) go through TTUR's own
+    computation, its error for an imaginary component included.
+    """
     mu1 = numpy.atleast_1d(numpy.asarray(mu1, dtype=numpy.float64))
     mu2 = numpy.atleast_1d(numpy.asarray(mu2, dtype=numpy.float64))
     sigma1 = numpy.atleast_2d(numpy.asarray(sigma1, dtype=numpy.float64))
@@ -119,99 +214,22 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
         if not numpy.isfinite(a).all():
             raise InputError('FID: {} contains NaN or Inf'.format(name))
     diff = mu1 - mu2
-    covmean = _sqrtm(sigma1.dot(sigma2))
-    if not numpy.isfinite(covmean).all():
-        warnings.warn('fid calculation produces singular product; adding {} to diagonal of '
-                      'cov estimates'.format(eps))
-        offset = numpy.eye(sigma1.shape[0]) * eps
-        covmean = _sqrtm((sigma1 + offset).dot(sigma2 + offset))
-    if numpy.iscomplexobj(covmean):
-        if not numpy.allclose(numpy.diagonal(covmean).imag, 0, atol=1e-3):
-            raise InputError('FID: the square root of sigma1 sigma2 has an imaginary component '
-                             'of {:.3g} (statistics of different features, or degenerate '
-                             'ones?)'.format(numpy.max(numpy.abs(covmean.imag))))
-        covmean = covmean.real
-    return float(diff.dot(diff) + numpy.trace(sigma1) + numpy.trace(sigma2)
-                 - 2 * numpy.trace(covmean))
-
-
-def _open_npz(path):
-    try:
-        with open(path, 'rb') as f:
-            magic = f.read(6)
-    except FileNotFoundError:
-        raise InputError('{}: no such statistics file'.format(path)) from None
-    except IsADirectoryError:
-        raise InputError('{}: is a directory, not a statistics file'.format(path)) from None
-    except OSError as e:
-        raise InputError('{}: cannot be read ({})'.format(path, e.strerror or e)) from None
-    if magic == b'\x93NUMPY':
-        raise InputError('{}: a single .npy array, expected an .npz with mu and sigma'.format(
-            path))
-    if not magic.startswith(b'PK'):
-        raise InputError('{}: not an .npz file (TTUR statistics are an .npz with mu and '
-                         'sigma)'.format(path))
-    try:
-        data = numpy.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError('{}: not a readable .npz file ({})'.format(
-            path, str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
-    return data
-
-
-def npz_keys(path):
-    """The array names in an .npz (nothing is unpickled); one-line errors as load_statistics."""
-    with _open_npz(path) as data:
-        return set(data.files)
-
-
-def _read_array(data, path, key):
-    try:
-        return data[key]
-    except ValueError as e:
-        if 'allow_pickle' in str(e):
-            raise InputError('{}: {!r} is a pickled object array; refusing to unpickle it'.format(
-                path, key)) from None
-        raise InputError('{}: {!r} cannot be read ({})'.format(path, key, e)) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError('{}: {!r} is damaged ({})'.format(path, key, e)) from None
+    symmetric = [_symmetric(s) for s in (sigma1, sigma2)]
+    trace = None
+    if all(s is not None for s in symmetric):
+        trace = trace_sqrt_product(*symmetric)
+    if trace is None:
+        trace = _ttur_trace(sigma1, sigma2, eps)
+    return float(diff.dot(diff) + numpy.trace(sigma1) + numpy.trace(sigma2) - 2 * trace)
 
 
 def _check_real(a, path, key):
-    if a.dtype.kind not in 'fiu':
+    if a.dtype.kind not in 'fiu' or a.dtype.hasobject:
         raise InputError('{}: {!r} has dtype {}, expected real numbers'.format(path, key, a.dtype))
     a = a.astype(numpy.float64)
     if not numpy.isfinite(a).all():
         raise InputError('{}: {!r} contains NaN or Inf'.format(path, key))
     return a
-
-
-def load_statistics(path, spatial=False, dim=None):
-    """(mu, sigma) in float64 from a TTUR statistics file or an ADM reference batch.
-
-    spatial=True reads ADM's sFID statistics (`mu_s`, `sigma_s`). `dim`, if given, is the
-    feature size they must have (2048 for pool_3, 2023 for ADM's spatial features). The
-    arrays are checked: shapes (d,) and (d, d), finite, sigma symmetric and positive
-    semi-definite within float32 rounding; pickled arrays are refused.
-    """
-    mu_key, sigma_key = ('mu_s', 'sigma_s') if spatial else ('mu', 'sigma')
-    with _open_npz(path) as data:
-        keys = set(data.files)
-        if (mu_key in keys) != (sigma_key in keys):
-            present, absent = (mu_key, sigma_key) if mu_key in keys else (sigma_key, mu_key)
-            raise InputError('{}: has {!r} but not {!r}: incomplete statistics'.format(
-                path, present, absent))
-        if mu_key not in keys:
-            if 'arr_0' in keys:
-                raise InputError('{}: an ADM reference batch without precomputed {!r} and {!r}: '
-                                 'score its arr_0 images as the reference instead'.format(
-                                     path, mu_key, sigma_key))
-            raise InputError('{}: has neither {!r} and {!r} statistics nor arr_0 images '
-                             '(found: {})'.format(path, mu_key, sigma_key,
-                                                  ', '.join(sorted(keys)) or 'nothing'))
-        mu = _read_array(data, path, mu_key)
-        sigma = _read_array(data, path, sigma_key)
-    return check_statistics(mu, sigma, dim=dim, where=path, names=(mu_key, sigma_key))
 
 
 def check_statistics(mu, sigma, dim=None, where='statistics', names=('mu', 'sigma')):
@@ -236,55 +254,20 @@ def check_statistics(mu, sigma, dim=None, where='statistics', names=('mu', 'sigm
     if asymmetry > SYMMETRY_TOLERANCE * scale:
         raise InputError('{}: {!r} is not symmetric (largest difference {:.3g} of {:.3g}): not a '
                          'covariance matrix'.format(where, sigma_key, asymmetry, scale))
-    lowest = float(numpy.linalg.eigvalsh(sigma)[0])
-    if lowest < -PSD_TOLERANCE * scale:
+    if asymmetry:
+        sigma = (sigma + sigma.T) / 2
+    if not psd_factor(sigma)[1]:
+        lowest = float(numpy.linalg.eigvalsh(sigma)[0])  # for the message only
         raise InputError('{}: {!r} is not positive semi-definite (eigenvalue {:.3g} for a scale '
                          'of {:.3g}): not a covariance matrix'.format(
                              where, sigma_key, lowest, scale))
     return mu, sigma
 
 
-def read_provenance(path):
-    """The small entries next to the statistics (what `save_statistics` wrote, and the kind of
-    file), as plain Python values; arrays are named by key only."""
-    with _open_npz(path) as data:
-        keys = list(data.files)
-        info = {'format': 'adm-reference-batch' if 'arr_0' in keys else 'ttur-statistics',
-                'keys': sorted(keys)}
-        for key in keys:
-            if key in STATISTICS_KEYS:
-                continue
-            a = _read_array(data, path, key)
-            if a.ndim == 0 and a.dtype.kind in 'biufU':
-                info[key] = a.item()
-    return info
-
-
-def _provenance_array(key, value):
-    if isinstance(value, (bool, numpy.bool_, int, float, str, numpy.integer, numpy.floating)):
-        return numpy.array(value)
-    raise InputError('statistics provenance {!r} must be a string or a number, got {}'.format(
-        key, type(value).__name__))
-
-
-def save_statistics(path, mu, sigma, pool_3=None, **provenance):
-    """Write TTUR-format statistics (`mu`, `sigma` in float64, plus scalar provenance entries)
-    to exactly `path` (numpy.savez would append .npz to a name without it). `pool_3`: the
-    (N, d) feature vectors too, float32, for KID and precision/recall against this file."""
-    mu = numpy.asarray(mu, dtype=numpy.float64)
-    sigma = numpy.asarray(sigma, dtype=numpy.float64)
-    if mu.ndim != 1 or sigma.shape != mu.shape * 2:
-        raise InputError('statistics must be mu (d,) and sigma (d, d), got {} and {}'.format(
-            mu.shape, sigma.shape))
-    extra = {}
-    if pool_3 is not None:
-        extra['pool_3'] = numpy.asarray(pool_3, dtype=numpy.float32)
-        if extra['pool_3'].ndim != 2 or extra['pool_3'].shape[1] != mu.shape[0]:
-            raise InputError('feature vectors must be (N, {}), got {}'.format(
-                mu.shape[0], extra['pool_3'].shape))
-    for key, value in provenance.items():
-        if key in STATISTICS_KEYS:
-            raise InputError('statistics provenance cannot be named {!r}'.format(key))
-        extra[key] = _provenance_array(key, value)
-    with open(path, 'wb') as f:
-        numpy.savez(f, mu=mu, sigma=sigma, **extra)
+def __getattr__(name):
+    # The statistics files are read and written by statsfile.py; their names stay here too.
+    if name in ('load_statistics', 'read_provenance', 'npz_keys', 'save_statistics',
+                'STATISTICS_KEYS'):
+        from inception_score import statsfile
+        return getattr(statsfile, name)
+    raise AttributeError('module {!r} has no attribute {!r}'.format(__name__, name))

@@ -5,6 +5,7 @@
 - `atomic_output` writes beside the target under a hidden `.NAME.XXXX.part` name and renames it
   into place only when the writer finished; the file gets the mode a plain `open()` would give
   (0644 under the usual umask 022), or keeps the permission bits of the file it replaces.
+  `atomic_outputs` does it for all the outputs of a run together: all of them or none.
 - `scratch_dir` is a temporary folder removed afterwards.
 - Whatever happens (an exception, Ctrl-C, SIGTERM, SIGHUP), no `.part` file and no scratch folder
   stays behind: while any is pending, signal handlers remove them and exit (128 + signal number).
@@ -49,7 +50,11 @@ class Terminated(SystemExit):
 # handlers: a program that set its own SIGTERM handler keeps it (our try/finally blocks still
 # clean up if that handler raises). Creation and registration of a path, and the final rename,
 # run with the handlers "held": a signal arriving then is acted upon right after, so a path is
-# never created unregistered nor removed after it was renamed into place.
+# never created unregistered nor removed after it was renamed into place. Once SIGTERM or
+# SIGHUP has started the exit, a second one (as `timeout` or a service manager sends) only
+# removes what is pending again: it neither raises into the cleanup under way nor, while our
+# handlers are in place, kills the process by the default action (`exit_quietly` then keeps
+# it from doing so until the process has ended).
 
 _pending = {}          # temporary path -> True for a folder
 _lock = threading.Lock()
@@ -57,6 +62,7 @@ _users = 0             # open atomic_output/scratch_dir contexts
 _previous = {}         # signal number -> handler we replaced
 _held = 0
 _deferred = []
+_terminating = []      # the signal that started the exit, once one has
 _once = []             # previous SIGINT handlers of the open interrupt_once blocks
 _interrupted = []      # a Ctrl-C came in the current (or last) interrupt_once block
 
@@ -95,7 +101,21 @@ def _on_signal(signum, frame):
             _interrupted.append(True)
         raise KeyboardInterrupt  # as Python's own handler: the finally blocks clean up
     _remove_pending()  # now, in case some caller swallows the exit on its way up
+    if _terminating:
+        return  # the exit is under way: let its cleanup finish
+    _terminating.append(signum)
     raise Terminated(signum)
+
+
+def exit_quietly():
+    """For a command line ending on Terminated (its outputs already removed): ignore SIGTERM
+    and SIGHUP from now on, so that a second one cannot end the process by the signal while
+    it unwinds and shuts down (the interpreter's shutdown resets Python handlers, not SIG_IGN);
+    the exit status stays 128 + the first signal's number."""
+    if _in_main_thread():
+        for signum in _handled_signals():
+            if signum != signal.SIGINT:
+                signal.signal(signum, signal.SIG_IGN)
 
 
 def _in_main_thread():
@@ -126,6 +146,7 @@ def _uninstall():
             if signal.getsignal(signum) is _on_signal:
                 signal.signal(signum, handler)
             del _previous[signum]
+        del _terminating[:]  # whoever catches Terminated and goes on gets the usual handlers
 
 
 @contextlib.contextmanager
@@ -272,29 +293,50 @@ def atomic_output(path, mode=None):
     exception, Ctrl-C or SIGTERM the temporary file is removed and `path` is untouched;
     a full disk or similar is raised as one OutputError line.
     """
-    check_writable(path)
-    target = os.path.realpath(path)
-    directory, name = os.path.split(target)
+    with atomic_outputs([path], mode) as tmps, writing(path):
+        yield tmps[path]
 
-    def create():
-        try:
-            fd, tmp = tempfile.mkstemp(prefix='.{}.'.format(name), suffix='.part', dir=directory)
-        except OSError as e:
-            raise output_error(path, e) or OutputError('cannot write {}: {}'.format(
-                path, e.strerror or e)) from None
-        os.close(fd)
-        return tmp
 
-    with _pending_path(create, is_dir=False) as tmp:
-        with writing(path):
-            yield tmp
-            os.chmod(tmp, _final_mode(target, mode))
-            _fsync(tmp)
-            with _holding_signals():
-                os.replace(tmp, target)
-                _pending.pop(tmp, None)
-    with contextlib.suppress(OSError):  # the rename itself is durable: best effort
-        _fsync(directory)
+@contextlib.contextmanager
+def atomic_outputs(paths, mode=None):
+    """atomic_output for several outputs of one run: yields {path: temporary path}. They are
+    renamed into place together (one after the other, signals held) only when the block
+    completes, so a run that fails or is interrupted leaves none of them, not some."""
+    paths = list(dict.fromkeys(paths))
+    for path in paths:
+        check_writable(path)
+    targets = {path: os.path.realpath(path) for path in paths}
+
+    def creator(path):
+        directory, name = os.path.split(targets[path])
+
+        def create():
+            try:
+                fd, tmp = tempfile.mkstemp(prefix='.{}.'.format(name), suffix='.part',
+                                           dir=directory)
+            except OSError as e:
+                raise output_error(path, e) or OutputError('cannot write {}: {}'.format(
+                    path, e.strerror or e)) from None
+            os.close(fd)
+            return tmp
+        return create
+
+    with contextlib.ExitStack() as stack:
+        tmps = {path: stack.enter_context(_pending_path(creator(path), is_dir=False))
+                for path in paths}
+        yield tmps
+        for path in paths:
+            with writing(path):
+                os.chmod(tmps[path], _final_mode(targets[path], mode))
+                _fsync(tmps[path])
+        with _holding_signals():
+            for path in paths:
+                with writing(path):
+                    os.replace(tmps[path], targets[path])
+                _pending.pop(tmps[path], None)
+    for directory in {os.path.dirname(target) for target in targets.values()}:
+        with contextlib.suppress(OSError):  # the rename itself is durable: best effort
+            _fsync(directory)
 
 
 def _fsync(path):
@@ -458,6 +500,6 @@ def _refuse_clash(flag, path, real, identity, what, source):
             flag, path, what, source, how))
 
 
-__all__ = ['OutputError', 'Terminated', 'atomic_output', 'check_free_space',
+__all__ = ['OutputError', 'Terminated', 'atomic_output', 'atomic_outputs', 'check_free_space',
            'check_output_folder', 'check_outputs', 'check_writable', 'current_umask',
-           'output_error', 'scratch_dir', 'writing']
+           'exit_quietly', 'output_error', 'scratch_dir', 'writing']

@@ -18,7 +18,7 @@ LABEL_MAP_NAME = 'imagenet_2012_challenge_label_map_proto.pbtxt'
 SYNSET_WORDS_NAME = 'imagenet_synset_to_human_label_map.txt'
 
 _SYNSET = re.compile(r'n\d{8}')
-_ENTRY = re.compile(r'entry\s*\{(.*?)\}', re.S)
+_ENTRY_START = re.compile(r'entry\s*\{')
 _FIELD = re.compile(r'^\s*(\w+)\s*:\s*(.*?)\s*$')
 
 
@@ -39,8 +39,27 @@ def _text(data):
     return bytes(data).decode('utf-8', errors='replace')
 
 
-def _line_of(text, offset):
-    return text.count('\n', 0, offset) + 1
+def _entries(text):
+    """(line number, body) of every `entry { ... }` block, in one pass over the text (the
+    label files may be up to the archive reader's cap: time must stay linear in their size);
+    anything between the blocks but blanks is an error."""
+    position, line = 0, 1
+    while True:
+        start = _ENTRY_START.search(text, position)
+        between = text[position:start.start() if start else len(text)]
+        if between.strip():
+            raise InputError('{}: unexpected text {!r} outside entry {{ ... }} blocks'.format(
+                LABEL_MAP_NAME, between.strip()[:40]))
+        if start is None:
+            return
+        line += text.count('\n', position, start.start())
+        end = text.find('}', start.end())
+        if end < 0:
+            raise InputError('{} line {}: entry {{ is never closed by }}'.format(
+                LABEL_MAP_NAME, line))
+        yield line, text[start.end():end]
+        line += text.count('\n', start.start(), end)
+        position = end + 1
 
 
 def parse_label_map(data, num_classes=NUM_CLASSES):
@@ -49,16 +68,15 @@ def parse_label_map(data, num_classes=NUM_CLASSES):
     # Comments end at the line's end; drop them so that braces in them cannot confuse entries.
     text = re.sub(r'#[^\n]*', lambda m: ' ' * len(m.group()), text)
     mapping = {}
-    for match in _ENTRY.finditer(text):
-        line = _line_of(text, match.start())
+    for line, body in _entries(text):
         fields = {}
-        for raw in match.group(1).split('\n'):
+        for raw in body.split('\n'):
             if not raw.strip():
                 continue
             field = _FIELD.match(raw)
             if field is None:
                 raise InputError('{} line {}: cannot read {!r} (expected "key: value")'.format(
-                    LABEL_MAP_NAME, line, raw.strip()))
+                    LABEL_MAP_NAME, line, raw.strip()[:60]))
             fields[field.group(1)] = field.group(2)
         try:
             index = int(fields['target_class'])
@@ -68,11 +86,11 @@ def parse_label_map(data, num_classes=NUM_CLASSES):
                 LABEL_MAP_NAME, line, e.args[0])) from None
         except ValueError:
             raise InputError('{} line {}: target_class {!r} is not an integer'.format(
-                LABEL_MAP_NAME, line, fields['target_class'])) from None
+                LABEL_MAP_NAME, line, fields['target_class'][:40])) from None
         if len(synset) < 2 or synset[0] != '"' or synset[-1] != '"' \
                 or not _SYNSET.fullmatch(synset[1:-1]):
             raise InputError('{} line {}: target_class_string {} is not a quoted synset like '
-                             '"n01440764"'.format(LABEL_MAP_NAME, line, synset))
+                             '"n01440764"'.format(LABEL_MAP_NAME, line, synset[:40]))
         if not 0 <= index < num_classes:
             raise InputError('{} line {}: target_class {} is outside 0..{}'.format(
                 LABEL_MAP_NAME, line, index, num_classes - 1))
@@ -80,10 +98,6 @@ def parse_label_map(data, num_classes=NUM_CLASSES):
             raise InputError('{} line {}: target_class {} appears twice'.format(
                 LABEL_MAP_NAME, line, index))
         mapping[index] = synset[1:-1]
-    leftover = _ENTRY.sub('', text).strip()
-    if leftover:
-        raise InputError('{}: unexpected text {!r} outside entry {{ ... }} blocks'.format(
-            LABEL_MAP_NAME, leftover[:40]))
     if not mapping:
         raise InputError('{}: no entries found'.format(LABEL_MAP_NAME))
     return mapping

@@ -98,16 +98,60 @@ def read_class_names(path):
     return placeholder_names()
 
 
+def _attributes(f, path, fix):
+    """The root attributes of an open model file as plain Python values, each checked: text
+    must be valid UTF-8 (a flipped byte in a string would otherwise surface as a traceback
+    wherever it is printed or written), the weights checksum 64 hex digits; arrays are left
+    out (none of ours is one). ModelFileError naming the file and the attribute otherwise."""
+    out = {}
+    for name in f.attrs:
+        value = f.attrs[name]
+        if isinstance(value, numpy.ndarray):
+            continue
+        if isinstance(value, (bytes, numpy.bytes_)):
+            try:
+                value = bytes(value).decode('utf-8')
+            except UnicodeDecodeError:
+                value = None
+        elif isinstance(value, str):
+            try:  # h5py decodes invalid UTF-8 with surrogate escapes
+                value.encode('utf-8')
+            except UnicodeEncodeError:
+                value = None
+        elif isinstance(value, numpy.generic):
+            value = value.item()
+        if value is None:
+            raise ModelFileError('{} is damaged: its {!r} attribute is not valid UTF-8 text: '
+                                 '{}'.format(path, name, fix))
+        out[name] = value
+    digest = out.get(DIGEST_ATTR)
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                   and all(c in '0123456789abcdef' for c in digest)):
+        raise ModelFileError('{} is damaged: its weights checksum {!r} is not a SHA-256 hex '
+                             'digest: {}'.format(path, str(digest)[:80], fix))
+    return out
+
+
 def read_metadata(path):
-    """Root attributes of a model file ({} when it has none or they are unreadable)."""
+    """Root attributes of a model file ({} when it has none, or when it cannot be opened: the
+    arrays were checked when it was loaded); text that is not valid UTF-8 is a one-line
+    ModelFileError, as when loading."""
     import h5py
     try:
-        with h5py.File(path, 'r') as f:
-            return {k: (v.decode() if isinstance(v, bytes) else
-                        v.item() if isinstance(v, numpy.generic) else v)
-                    for k, v in f.attrs.items()}
-    except Exception:  # metadata is informative only; the arrays were checked on load
+        f = h5py.File(path, 'r')
+    except Exception:  # metadata is informative only
         return {}
+    with f:
+        return _attributes(f, path, 'create it with: {}'.format(create_command(path)))
+
+
+def weights_sha256(path):
+    """The identity of a model file's weights: the SHA-256 of every array (arrays_digest) that
+    the file records, which load_arrays checks against the weights, or, for the earlier port's
+    files that record none, computed from them. Unlike the file's own SHA-256, it is the same
+    for every conversion of the same weights (the file also holds its creation time)."""
+    recorded = read_metadata(path).get(DIGEST_ATTR)
+    return recorded if recorded is not None else arrays_digest(load_arrays(path))
 
 
 def _is_graph(path):
@@ -158,7 +202,7 @@ def load_arrays(path=None):
     arrays = {}
     try:
         with h5py.File(path, 'r') as f:
-            recorded = f.attrs.get(DIGEST_ATTR)
+            recorded = _attributes(f, path, fix).get(DIGEST_ATTR)
             for key, shape in topology.expected_arrays().items():
                 value = _read(f, key, path, fix)
                 if value is None and key.endswith('/eps'):
@@ -179,7 +223,6 @@ def load_arrays(path=None):
     from inception_score.params import check_arrays
     arrays = check_arrays(arrays, path, error=ModelFileError)
     if recorded is not None:
-        recorded = recorded.decode() if isinstance(recorded, bytes) else str(recorded)
         if recorded != arrays_digest(arrays):
             raise ModelFileError('{} is corrupt: its weights differ from the checksum recorded '
                                  'when it was written: {}'.format(path, fix))

@@ -137,10 +137,10 @@ def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
     """The Reference at `path` for `metrics` (see METRICS), read and checked now.
 
     Images are opened with the given options (those of the images scored); statistics files
-    are checked by fid.load_statistics. Errors are one line naming the file.
+    are checked by statsfile.StatisticsFile. Errors are one line naming the file.
     """
-    from inception_score.fid import load_statistics, npz_keys, read_provenance
     from inception_score.sources import FolderSource, load_array_file
+    from inception_score.statsfile import open_statistics
     metrics = check_metrics(metrics)
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -157,12 +157,14 @@ def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
     if not magic.startswith(b'PK'):
         raise InputError('{}: neither a folder of images, an .npy/.npz of images nor an .npz '
                          'of FID statistics (mu, sigma)'.format(path))
-    keys = npz_keys(path)
-    reference = Reference(provenance=dict(read_provenance(path), **_file_provenance(path)))
-    if 'fid' in metrics and ({'mu', 'sigma'} & keys or 'arr_0' not in keys):
-        reference.statistics = load_statistics(path, dim=topology.NUM_FEATURES)
-    if 'sfid' in metrics and {'mu_s', 'sigma_s'} & keys:
-        reference.spatial = load_statistics(path, spatial=True, dim=adm.SPATIAL_FEATURES)
+    # One checked reading of the archive: its directory, then only the arrays needed.
+    with open_statistics(path) as f:
+        keys = f.keys
+        reference = Reference(provenance=dict(f.provenance(), **_file_provenance(path)))
+        if 'fid' in metrics and ({'mu', 'sigma'} & keys or 'arr_0' not in keys):
+            reference.statistics = f.statistics(dim=topology.NUM_FEATURES)
+        if 'sfid' in metrics and {'mu_s', 'sigma_s'} & keys:
+            reference.spatial = f.statistics(spatial=True, dim=adm.SPATIAL_FEATURES)
     if any(m in metrics for m in FEATURE_METRICS) and FEATURES_KEY in keys:
         reference.features = load_features(path)
     if reference.needs_images(metrics) and 'arr_0' in keys:

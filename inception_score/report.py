@@ -86,7 +86,7 @@ def build(args, acc, model_path, network, elapsed, skipped, evaluation=None,
         'skipped_files': list(skipped),
         'skipped_count': len(skipped),
         'model_file': model_path,
-        'model_sha256': fetch.sha256_file(model_path),
+        'model_sha256': modelfile.weights_sha256(model_path),
         'source_graph_sha256': metadata.get('source_sha256'),
         'released_graph': metadata.get('released_graph',
                                        metadata.get('graph_sha256') == fetch.RELEASED_GRAPH_SHA256),
@@ -120,37 +120,46 @@ def _evaluation(args, evaluation, class_names):
     return data
 
 
-def write_statistics(path, statistics, args, n, model_path, features=None):
+def write_statistics(path, statistics, args, n, model_path, features=None, tmp=None):
     """--save-stats: TTUR's mu and sigma of the images, with what produced them; with
-    `features` (--save-features) their pool_3 vectors too (array 'pool_3')."""
+    `features` (--save-features) their pool_3 vectors too (array 'pool_3'). Written to `tmp`
+    when given (see _write)."""
     import inception_score
-    from inception_score import fetch, modelfile
-    from inception_score.files import atomic_output
-    from inception_score.fid import save_statistics
+    from inception_score import modelfile
+    from inception_score.statsfile import inputs_provenance, save_statistics
     metadata = modelfile.read_metadata(model_path)
     mu, sigma = statistics
-    with atomic_output(path) as tmp:
-        save_statistics(
-            tmp, mu, sigma, pool_3=features, n=int(n), features='pool_3',
-            inputs=json.dumps(list(args.paths)),
-            resize=args.resize, model_sha256=fetch.sha256_file(model_path),
-            source_graph_sha256=str(metadata.get('source_sha256') or ''),
-            released_graph=bool(metadata.get('released_graph', False)),
-            inception_score_version=inception_score.__version__,
-            created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec='seconds'))
+    provenance = dict(
+        n=int(n), features='pool_3', inputs=inputs_provenance(args.paths),
+        resize=args.resize, model_sha256=modelfile.weights_sha256(model_path),
+        source_graph_sha256=str(metadata.get('source_sha256') or ''),
+        released_graph=bool(metadata.get('released_graph', False)),
+        inception_score_version=inception_score.__version__,
+        created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
+    _write(path, tmp, lambda file: save_statistics(file, mu, sigma, pool_3=features,
+                                                   **provenance))
 
 
-def write_plot(path, evaluation, class_names):
+def _write(path, tmp, write):
+    """write(file) into `tmp` (a temporary path of files.atomic_outputs) or, without one,
+    atomically to `path`; a full disk and the like are one OutputError naming `path`."""
+    from inception_score.files import atomic_output, writing
+    if tmp is None:
+        with atomic_output(path) as tmp:
+            write(tmp)
+    else:
+        with writing(path):
+            write(tmp)
+
+
+def write_plot(path, evaluation, class_names, tmp=None):
     """--plot: the summary (plot.py) of a scoring.Evaluation, in the format `path`'s
     extension names (the temporary file's name has none)."""
-    from inception_score.files import atomic_output
     from inception_score.plot import plot_format, plot_summary
     mean, std = evaluation.score.result()
-    with atomic_output(path) as tmp:
-        plot_summary(tmp, evaluation.classes.counts, class_names,
-                     evaluation.score.split_scores(), mean, std, fid=evaluation.fid,
-                     format=plot_format(path))
+    _write(path, tmp, lambda file: plot_summary(
+        file, evaluation.classes.counts, class_names, evaluation.score.split_scores(), mean,
+        std, fid=evaluation.fid, format=plot_format(path)))
 
 
 def input_notes(args, value_range, available, spread):
@@ -174,9 +183,9 @@ def input_notes(args, value_range, available, spread):
     }
 
 
-def write_json(path, data):
-    from inception_score.files import atomic_output, writing
-    with atomic_output(path) as tmp, writing(path):
-        with open(tmp, 'w') as f:
+def write_json(path, data, tmp=None):
+    def write(file):
+        with open(file, 'w') as f:
             json.dump(data, f, indent=2)
             f.write('\n')
+    _write(path, tmp, write)

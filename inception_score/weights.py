@@ -32,6 +32,12 @@ def build_model_file(outfile, url=fetch.DEFAULT_URL, graph=None, sha256=None, pr
                               progress=progress, log=log)
     files.check_free_space(os.path.dirname(os.path.abspath(outfile)),
                            _MODEL_BYTES, 'the model file')
+    # The label files are read before the conversion: a bad one fails in a moment.
+    labels = info['labels']
+    if all(name in labels for name in fetch.LABEL_MEMBERS):
+        names = class_names(*(labels[name] for name in fetch.LABEL_MEMBERS))
+    else:
+        names = placeholder_names()
     log('Converting {} ({:.1f} MB)'.format(fetch.GRAPH_MEMBER, len(info['graph']) / 1e6))
     # Each 95 MB form is dropped as soon as the next exists: peak memory stays under 1 GB.
     graph_def = parse_graph_def(info.pop('graph'))
@@ -40,11 +46,6 @@ def build_model_file(outfile, url=fetch.DEFAULT_URL, graph=None, sha256=None, pr
     warning = fetch.unreleased_graph_warning(info['graph_sha256'], info['source'])
     if warning:  # after the checks, so that a failure stays one line
         warn(warning)
-    labels = info['labels']
-    if all(name in labels for name in fetch.LABEL_MEMBERS):
-        names = class_names(*(labels[name] for name in fetch.LABEL_MEMBERS))
-    else:
-        names = placeholder_names()
     metadata = {
         'inception_score_converter_version': CONVERTER_VERSION,
         'source': info['source'],

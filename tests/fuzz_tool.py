@@ -1,14 +1,19 @@
-"""Seeded mutations of one artifact (a graph .pb, its .tgz, a model file, or a CIFAR-10 archive
-in the python or binary layout), each fed to the real command line in a child forked from this
-process (TensorFlow is imported once, before the forks, as a fresh process would import it).
-Prints one JSON line per mutation: what the command returned, what it printed on stderr, how
-long it took, its peak RSS, and whether the converted/loaded weights (for a CIFAR-10 archive:
-the score line example.py printed) equal the original's.
+"""Seeded mutations of one artifact, each fed to the real command line in a child forked from
+this process (TensorFlow is imported once, before the forks, as a fresh process would import
+it). Prints one JSON line per mutation: what the command returned, what it printed on stderr,
+how long it took, its peak RSS, and whether the outcome equals the original's.
 
     python tests/fuzz_tool.py KIND ARTIFACT ORIGINAL_MODEL IMAGES_FOLDER COUNT SEED
 
-KIND: pb, tgz, model, cifar-python or cifar-binary (IMAGES_FOLDER is unused for the last two:
-example.py scores the archive's first 2 training images in 1 split).
+KIND, what is mutated, and through which command:
+- pb, tgz: the graph or its archive, `inception-score-download --graph` (same: the weights);
+- model: a model file, `inception-score IMAGES --model` (same: the weights);
+- cifar-python, cifar-binary: a CIFAR-10 archive, example.py on its first 2 training images in
+  1 split (same: the score line; IMAGES_FOLDER is unused);
+- stats: TTUR statistics, `inception-score IMAGES --fid STATS` (same: what it prints);
+- admref: an ADM reference batch, `inception-score IMAGES --adm REF` (same: what it prints);
+- labels: the label files inside the graph's archive (ARTIFACT is the bare .pb; the archive is
+  rebuilt around the mutated files), `inception-score-download --graph` (same: the weights).
 """
 import contextlib
 import gzip
@@ -18,18 +23,44 @@ import os
 import resource
 import shutil
 import sys
+import tarfile
 import tempfile
 import time
 
 import numpy
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-def mutate(source, dest, rng):
-    """Copy `source` to `dest` with byte flips (anywhere, or in the first 2% where the
-    structure lives), a truncation or inserted garbage. Edits the copy on disk, so that this
-    process holds no copy of the artifact and its peak RSS is the command's own."""
+
+def zip_structure(path):
+    """The byte ranges of a zip's structure: each member's local header with the start of its
+    data (a .npy header), and the central directory to the end."""
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        ranges = [(i.header_offset, i.header_offset + 30 + len(i.filename) + 256)
+                  for i in z.infolist()]
+        ranges.append((z.start_dir, os.path.getsize(path)))
+    return ranges
+
+
+def mutate(source, dest, rng, structure=None):
+    """Copy `source` to `dest` with byte flips (anywhere, in the first 2% where the structure
+    of graphs and model files lives, or in the `structure` byte ranges given), a truncation or
+    inserted garbage. Edits the copy on disk, so that this process holds no copy of the
+    artifact and its peak RSS is the command's own."""
     size = os.path.getsize(source)
-    kind = rng.randint(4)
+    kind = rng.randint(5 if structure else 4)
+    if kind == 4:
+        shutil.copyfile(source, dest)
+        with open(dest, 'r+b') as f:
+            for _ in range(rng.randint(1, 4)):
+                start, stop = structure[rng.randint(len(structure))]
+                pos = rng.randint(start, min(stop, size))
+                f.seek(pos)
+                byte = f.read(1)[0]
+                f.seek(pos)
+                f.write(bytes([byte ^ (1 << rng.randint(8))]))
+        return 'flip-zip-structure'
     if kind == 3:
         pos = rng.randint(0, size)
         garbage = rng.randint(0, 256, rng.randint(1, 100)).astype(numpy.uint8).tobytes()
@@ -91,7 +122,7 @@ def score_cifar(path, model):
 
 def one(kind, path, images, out, reference, model=None):
     """Run the command on one mutated artifact (in a forked child) and describe the outcome;
-    `model` scores a CIFAR-10 archive."""
+    `model` scores a CIFAR-10 archive, or the images against a mutated reference."""
     from inception_score import cli, load_arrays
     from inception_score.modelfile import arrays_digest
     if kind.startswith('cifar'):
@@ -99,6 +130,13 @@ def one(kind, path, images, out, reference, model=None):
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return {'code': code, 'stderr': err, 'seconds': round(took, 2), 'peak_rss_mb': peak,
                 'same': printed == reference if code == 0 else None}
+    if kind in ('stats', 'admref'):
+        flags = (['--fid', path, '--splits', '1'] if kind == 'stats'
+                 else ['--adm', path, '--split-size', '1'])
+        code, err, took = run(cli.score_main, [images, '--model', model, '--quiet'] + flags)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {'code': code, 'stdout': run.stdout, 'stderr': err, 'seconds': round(took, 2),
+                'peak_rss_mb': peak, 'same': run.stdout == reference if code == 0 else None}
     if kind == 'model':
         code, err, took = run(cli.score_main, [images, '--model', path, '--splits', '1',
                                                '--quiet'])
@@ -112,6 +150,59 @@ def one(kind, path, images, out, reference, model=None):
             'same': same}
 
 
+def _tar_member(name, data):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info.tobuf() + data + bytes(-len(data) % tarfile.BLOCKSIZE)
+
+
+class LabelArchives:
+    """inception-2015-12-05.tgz rebuilt around (mutated) label files: the graph's part is
+    gzip-compressed once, and each archive is that gzip member followed by one holding the
+    label files and the end of the tar stream (a gzip file may hold several members; the
+    command reads them as one stream)."""
+
+    def __init__(self, pb, folder):
+        import label_files
+        from inception_score.labels import LABEL_MAP_NAME, SYNSET_WORDS_NAME
+        label_map, words, _, _ = label_files.synthetic_labels()
+        self.labels = {LABEL_MAP_NAME: label_map, SYNSET_WORDS_NAME: words}
+        self.folder = folder
+        self.graph_part = os.path.join(folder, 'graph.gz')
+        info = tarfile.TarInfo('classify_image_graph_def.pb')
+        info.size = os.path.getsize(pb)
+        with open(pb, 'rb') as src, gzip.open(self.graph_part, 'wb', compresslevel=1) as gz:
+            gz.write(info.tobuf())
+            shutil.copyfileobj(src, gz, 1 << 20)
+            gz.write(bytes(-info.size % tarfile.BLOCKSIZE))
+
+    def build(self, path, rng):
+        """Write the archive at `path` with one label file mutated; returns how."""
+        from inception_score.labels import LABEL_MAP_NAME, SYNSET_WORDS_NAME
+        # Mostly the label map: its structure is what the parser has to survive; a changed
+        # word passes and costs a whole conversion.
+        name = LABEL_MAP_NAME if rng.randint(4) else SYNSET_WORDS_NAME
+        original = os.path.join(self.folder, 'label.orig')
+        mutated = os.path.join(self.folder, 'label.mutated')
+        with open(original, 'wb') as f:
+            f.write(self.labels[name])
+        how = mutate(original, mutated, rng)
+        with open(mutated, 'rb') as f:
+            data = f.read()
+        for leftover in (original, mutated):
+            os.remove(leftover)
+        self.write(path, dict(self.labels, **{name: data}))
+        return '{} {}'.format(how, name)
+
+    def write(self, path, labels):
+        """Write the archive at `path` with the label files `labels` ({name: bytes})."""
+        tail = b''.join(_tar_member(n, labels[n]) for n in sorted(labels))
+        tail += _tar_member('LICENSE', b'synthetic test archive\n') + bytes(1024)
+        with open(path, 'wb') as out, open(self.graph_part, 'rb') as head:
+            shutil.copyfileobj(head, out, 1 << 20)
+            out.write(gzip.compress(tail, compresslevel=1))
+
+
 def main():
     kind, artifact, original, images, count, seed = sys.argv[1:7]
     from inception_score import load_arrays
@@ -120,19 +211,32 @@ def main():
         # The original's score line, from a forked child as every mutation's.
         code, err, _, reference = forked(lambda: score_cifar(artifact, original))
         assert code == 0, err
+    elif kind in ('stats', 'admref'):
+        # What the original prints, from a child too: this process stays small.
+        first = forked(lambda: one(kind, artifact, images, None, None, model=original))
+        if first['code'] != 0:
+            sys.exit('fuzz_tool: the original {} fails: {}'.format(artifact, first))
+        reference = first['stdout']
     else:
         if kind != 'model':
             from inception_score.convert import _tf
             _tf()  # imported once here, as every fresh command would import it
         reference = arrays_digest(load_arrays(original))
     rng = numpy.random.RandomState(int(seed))
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as work:
         out = os.path.join(d, 'out.model')
+        archives = LabelArchives(artifact, work) if kind == 'labels' else None
+        structure = zip_structure(artifact) if kind in ('stats', 'admref') else None
         for i in range(int(count)):
-            path = os.path.join(d, os.path.basename(artifact))
-            # A CIFAR-10 archive: every other mutation inside its tar, the rest of the gzip file.
-            how = (mutate_tar if kind.startswith('cifar') and i % 2 else mutate)(
-                artifact, path, rng)
+            if kind == 'labels':
+                path = os.path.join(d, 'inception-2015-12-05.tgz')
+                how = archives.build(path, rng)
+            else:
+                path = os.path.join(d, os.path.basename(artifact))
+                # A CIFAR-10 archive: every other mutation inside its tar, the rest of the
+                # gzip file.
+                how = (mutate_tar(artifact, path, rng) if kind.startswith('cifar') and i % 2
+                       else mutate(artifact, path, rng, structure))
             result = forked(lambda: one(kind, path, images, out, reference, model=original))
             for leftover in os.listdir(d):
                 os.remove(os.path.join(d, leftover))

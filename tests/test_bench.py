@@ -112,3 +112,4 @@ def test_bench_runs_every_cpu_measurement_on_tiny_sizes():
     assert 'MiB for 2 images' in out and 'MiB for 4 (growth' in out
     assert 'IS + FID + KID + PR vs IS' in out
     assert '(one pass, 5 images 32x32 and 5 reference vectors' in out
+    assert 'one FID' in out and '(2048 features, full rank);' in out

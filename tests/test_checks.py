@@ -152,6 +152,9 @@ def test_report_records_input_options_and_unit_data_warnings(model_file, tmp_pat
     expected = ['{}: no value is below 0 although the range is [-1, 1]: images in [0, 1] are '
                 'scored as washed-out light images; if that is what they are, pass '
                 '--input-range=0,1'.format(p) for p in (npy, npz)]
+    expected.append('4 images in 2 splits: a part of 2 images scores at most 2, so the Inception '
+                    'Score says little about the images: score more images (the reference '
+                    'scores 50,000 in 10 splits of 5,000) or give fewer --splits')
     assert proc.stderr.splitlines() == ['inception-score: warning: ' + w for w in expected]
     report = json.loads(out.read_text())
     assert (report['input_range'], report['layout'], report['key']) == ([-1, 1], 'nhwc', 'imgs')

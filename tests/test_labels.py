@@ -49,7 +49,7 @@ BAD_LABEL_MAPS = [
      'line 5: target_class 3 appears twice'),
     ('entry {\n  target_class 3\n}\n', "cannot read 'target_class 3'"),
     ('entry {\n  target_class: 3\n  target_class_string: "n01440764"\n}\nentry {\n',
-     "unexpected text 'entry {' outside entry"),
+     'line 5: entry { is never closed by }'),
     ('# only a comment\n', 'no entries found'),
 ]
 

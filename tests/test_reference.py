@@ -116,7 +116,7 @@ BAD = [
     (write_npz(mu=np.zeros(2048), sigma=np.diag(np.r_[np.nan, np.ones(2047)])), ('fid',),
      "'sigma' contains NaN or Inf"),
     (write_npz(mu=np.array([{'a': 1}], dtype=object), sigma=np.eye(1)), ('fid',),
-     "'mu' is a pickled object array; refusing to unpickle it"),
+     "(array 'mu') holds pickled Python objects, which are never loaded"),
     (_pickled, ('fid',), 'holds pickled Python objects, which are never loaded'),
     (write_npz(arr_0=np.zeros((5, 8, 8, 3), np.int32)), ('fid',), 'has dtype int32'),
     (write_npz(arr_0=np.zeros((3, 8, 8, 3), np.uint8)), ('precision_recall',),

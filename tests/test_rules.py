@@ -51,6 +51,15 @@ def _main(capsys, main, *argv):
     return code, out, err.strip().splitlines()
 
 
+def _few(n, splits):
+    """The warning that n images in `splits` splits are too few for the Inception Score."""
+    part = n // splits
+    return ('inception-score: warning: {} images in {} split{}: a part of {} images scores at '
+            'most {}, so the Inception Score says little about the images: score more images '
+            '(the reference scores 50,000 in 10 splits of 5,000) or give fewer --splits'.format(
+                n, splits, 's' if splits > 1 else '', part, part))
+
+
 def _example():
     """example.py's parser and main, run through cli.run as its __main__ does."""
     names = runpy.run_path(os.path.join(ROOT, 'example.py'))
@@ -285,7 +294,7 @@ def test_plot_is_written_in_the_format_its_extension_names(model_file, tmp_path,
     # plot_summary writes the others, named by their extensions.
     code, out, err = _main(capsys, cli.score_main, image, '--model', model_file, '--splits',
                            '1', '--quiet', '--plot', tmp_path / 's.jpg')
-    assert code == 0 and err == [], err
+    assert code == 0 and err == [_few(1, 1)], err
     with Image.open(str(tmp_path / 's.jpg')) as picture:
         assert picture.format == 'JPEG' and picture.size == (1200, 500)
     from inception_score.plot import plot_summary
@@ -354,7 +363,7 @@ def test_image_files_and_folders_mixed_score_as_the_images_do(model_file, networ
     code, out, err = _main(capsys, cli.score_main, tmp_path / '0.png', folder,
                            tmp_path / '3.png', '--model', model_file, '--splits', '2',
                            '--batch-size', '3', '--quiet', '--json', report)
-    assert code == 0 and err == [], err
+    assert code == 0 and err == [_few(4, 2)], err
     assert out.startswith('Inception Score: ') and '(N=4, splits=2)' in out
     assert json.loads(report.read_text())['inputs'][0] == str(tmp_path / '0.png')
     # The same images in the order given (0, then the folder's 1 and 2, then 3). Only the
@@ -382,7 +391,7 @@ def test_one_image_file_by_the_rules_of_folders(model_file, tmp_path, capsys):
     code, out, err = _main(capsys, cli.score_main, bad, good, deep, '--model', model_file,
                            '--splits', '1', '--skip-bad', '--allow-16bit', '--quiet',
                            '--json', report)
-    assert code == 0 and err == [] and '(N=2, splits=1)' in out, err  # not called unused
+    assert code == 0 and err == [_few(2, 1)] and '(N=2, splits=1)' in out, err  # no unused
     assert json.loads(report.read_text())['skipped_files'] == [str(bad)]
     code, _, err = _main(capsys, cli.score_main, deep, '--model', model_file, '--splits', '1',
                          '--quiet', '--layout', 'nhwc')
