@@ -29,6 +29,23 @@ def oracle_missing(distribution, why):
         pytest.fail(message + ': .ci/run requires it', pytrace=False)
     pytest.skip(message)
 
+
+@pytest.fixture(autouse=True)
+def signal_handlers_are_left_as_found():
+    """A test that leaves SIGINT or SIGTERM handled otherwise than it found them fails here
+    (and the handlers are put back), instead of some later test that relies on them."""
+    import signal
+    names = ('SIGINT', 'SIGTERM', 'SIGHUP')
+    before = {name: signal.getsignal(getattr(signal, name)) for name in names}
+    yield
+    after = {name: signal.getsignal(getattr(signal, name)) for name in names}
+    for name in names:
+        signal.signal(getattr(signal, name), before[name])
+    leaked = [name for name in names if after[name] != before[name]]
+    assert not leaked, 'the test left {} handled by {}'.format(
+        ', '.join(leaked), ', '.join(repr(after[name]) for name in leaked))
+
+
 # (count, height, width): upsampled, 299 (no resize), non-square, downsampled; 200 in all.
 FIDELITY_SIZES = ((64, 32, 32), (48, 64, 64), (24, 299, 299), (32, 48, 80), (32, 360, 320))
 

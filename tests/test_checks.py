@@ -39,8 +39,8 @@ def test_resize_bilinear_is_an_input_error_that_names_tf1():
     ims = numpy.zeros((4, 3, 8, 8), numpy.uint8)
     with pytest.raises(InputError) as info:
         inception_score(Untouchable(), ims, splits=2, resize='bilinear')
-    assert str(info.value) == ("resize must be one of 'tf1', 'pil', 'nearest', got 'bilinear': "
-                               "the graph's own bilinear resize is 'tf1'")
+    assert str(info.value) == ("resize must be one of 'tf1', 'pil', 'nearest', 'clean', got "
+                               "'bilinear': the graph's own bilinear resize is 'tf1'")
 
 
 @pytest.mark.slow
