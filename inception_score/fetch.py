@@ -31,6 +31,7 @@ from inception_score.errors import (ConversionError, DownloadError, GraphNotFoun
                                     UsageError)
 from inception_score.files import check_free_space, scratch_dir, writing
 from inception_score.fixes import fix, setting
+from inception_score.io import file_kind
 
 DEFAULT_URL = ('https://storage.googleapis.com/download.tensorflow.org/models/image/imagenet/'
                'inception-2015-12-05.tgz')
@@ -307,6 +308,10 @@ def sniff(path, name=None):
     if os.path.isdir(path):
         raise GraphNotFoundError('{} is a folder: give the path of {}'.format(name, _EXPECTED))
     try:
+        kind = file_kind(os.stat(path).st_mode)
+        if kind is not None:  # opening a FIFO would wait for a writer forever
+            raise DownloadError('{} is not a regular file ({}): give the path of {}'.format(
+                name, kind, _EXPECTED))
         with open(path, 'rb') as f:
             head = f.read(512)
     except FileNotFoundError:

@@ -23,6 +23,7 @@ import numpy
 
 from inception_score.backend import to_numpy
 from inception_score.errors import InputError, UsageError
+from inception_score.fixes import fix, option
 
 SUBSETS = 100
 SUBSET_SIZE = 1000
@@ -40,8 +41,8 @@ def check_subsets(subsets, subset_size):
     for name, value, least in (('subsets', subsets, 1), ('subset_size', subset_size, 2)):
         if (isinstance(value, bool) or not isinstance(value, (int, numpy.integer))
                 or value < least):
-            raise UsageError('KID {} must be an integer >= {}, got {!r} (--kid-{})'.format(
-                name, least, value, name.replace('_', '-')))
+            raise UsageError('KID {} must be an integer >= {}, got {!r} ({})'.format(
+                name, least, value, option('kid_' + name)))
     return int(subsets), int(subset_size)
 
 
@@ -49,8 +50,8 @@ def check_subset_size(n, subset_size, what='images'):
     """One line naming both numbers and the flag when `n` rows cannot give subsets of
     `subset_size` (drawn without replacement)."""
     if n < subset_size:
-        raise UsageError('{} {} are too few for KID subsets of {}: pass --kid-subset-size {} or '
-                         'less (kid_subset_size in Python)'.format(n, what, subset_size, n))
+        raise UsageError('{} {} are too few for KID subsets of {}: pass {} or less'.format(
+            n, what, subset_size, fix('kid_subset_size', n)))
 
 
 def draw_subsets(n1, n2, subsets=SUBSETS, subset_size=SUBSET_SIZE, seed=SEED):

@@ -148,6 +148,12 @@ def test_folder_and_missing_file_are_named(tmp_path):
         fetch.read_graph(str(tmp_path))
     with pytest.raises(DownloadError, match='does not exist: give the path of'):
         fetch.read_graph(str(tmp_path / 'absent.tgz'))
+    fifo = str(tmp_path / 'graph.pb')
+    os.mkfifo(fifo)  # opened, it would wait for a writer forever
+    with pytest.raises(DownloadError) as e:
+        fetch.read_graph(fifo)
+    assert str(e.value) == ('{} is not a regular file (a FIFO): give the path of '
+                            'inception-2015-12-05.tgz or classify_image_graph_def.pb'.format(fifo))
 
 
 def test_archive_without_the_graph_is_a_conversion_error(write):

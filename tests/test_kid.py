@@ -191,14 +191,13 @@ def test_both_ways_give_the_same_subsets_and_auto_picks_the_cheaper(monkeypatch)
 
 BAD_CALLS = [
     (dict(subset_size=1000), UsageError,
-     '60 images are too few for KID subsets of 1000: pass --kid-subset-size 60 or less '
-     '(kid_subset_size in Python)'),
+     '60 images are too few for KID subsets of 1000: pass kid_subset_size=60 or less'),
     (dict(subset_size=55), UsageError,
-     '50 reference feature vectors are too few for KID subsets of 55: pass --kid-subset-size '
-     '50 or less'),
+     '50 reference feature vectors are too few for KID subsets of 55: pass kid_subset_size=50 '
+     'or less'),
     (dict(subset_size=1), UsageError, 'KID subset_size must be an integer >= 2, got 1 '
-                                      '(--kid-subset-size)'),
-    (dict(subsets=0), UsageError, 'KID subsets must be an integer >= 1, got 0 (--kid-subsets)'),
+                                      '(kid_subset_size)'),
+    (dict(subsets=0), UsageError, 'KID subsets must be an integer >= 1, got 0 (kid_subsets)'),
     (dict(reference=np.ones((50, 63))), InputError,
      'the sample and reference features differ in size: 64 and 63'),
     (dict(reference=np.full((50, 64), np.nan)), InputError,
@@ -296,7 +295,7 @@ def test_api_kid_from_one_pass(network, sets):
     assert_same_kid((out['kid']['mean'], out['kid']['std']), expected)
     assert 'fid' not in out and out['reference']['pool_3_features'] == 'images'
     with pytest.raises(UsageError, match='^8 images are too few for KID subsets of 1000: '
-                                         'pass --kid-subset-size 8 or less'):
+                                         'pass kid_subset_size=8 or less'):
         evaluate_images(network, sample_ims, reference=real_ims, metrics=('kid',), splits=2)
 
 
