@@ -434,3 +434,31 @@ def test_command_line_builds_then_hits_and_says_so(home, model_file, tmp_path, c
     assert {'sfid', 'precision', 'recall'} <= set(adm)
     assert fid['kid']['subset_size'] == 2 and 'KID: ' in fid_out
     assert fid['reference']['holds'] == ['features', 'fid', 'sfid']
+
+
+def test_list_references_as_a_program_exits_0_with_the_listing_on_stdout(home, built):
+    import subprocess
+    import sys
+    (train,) = _copy_entries(built, 'cifar10-train')
+    env = dict(os.environ, CHAINER_DATASET_ROOT=str(home), PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(named.__file__))]
+        + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+    with numpy.load(train) as entry:
+        created = str(entry['created_utc'])
+    proc = subprocess.run([sys.executable, '-m', 'inception_score', '--list-references'],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == '', proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith('Named reference sets (--fid NAME, --kid NAME, --adm NAME)')
+    assert lines[4:] == [
+        'Cached in {}:'.format(home / 'inception_score' / 'references'), '  ' + train,
+        '      cifar10-train, 5 images, resize tf1, model weights SHA-256 {}'.format(
+            built['cifar10-train'][0].provenance['model_sha256']),
+        '      holds FID statistics (mu, sigma), sFID statistics (mu_s, sigma_s), pool_3 '
+        'features; built {} from {}'.format(
+            created, built['cifar10-train'][0].provenance['source'])]
+    # Asked with other arguments, it lists and exits all the same: no input, no model read.
+    proc = subprocess.run([sys.executable, '-m', 'inception_score', 'absent/', '--model',
+                           'absent.model', '--list-references'],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.splitlines() == lines
