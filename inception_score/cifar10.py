@@ -75,13 +75,19 @@ def find(folder=None):
     return None
 
 
-def not_found_message(folder=None, reason=None):
-    """Exactly which file to put where."""
+def not_found_message(folder=None, reason=None, option='--data PATH'):
+    """Exactly which file to put where. option: how the caller names a copy elsewhere (None:
+    it cannot, so the other folder looked in is named instead)."""
     folder = os.path.abspath(os.getcwd() if folder is None else folder)
-    return ('CIFAR-10 is not here{}: download {} (170 MB) and put it in {} (or pass --data '
-            'PATH to it, to {} or to an extracted {} or {} folder)'.format(
-                ' ({})'.format(reason) if reason else '', URLS['python'], folder,
-                ARCHIVES['binary'], FOLDERS['python'], FOLDERS['binary']))
+    if option:
+        elsewhere = 'or pass {} to it, to {} or to an extracted {} or {} folder'.format(
+            option, ARCHIVES['binary'], FOLDERS['python'], FOLDERS['binary'])
+    else:
+        elsewhere = 'or in {}; or put {} or an extracted {} or {} folder there'.format(
+            os.path.dirname(download_path()), ARCHIVES['binary'], FOLDERS['python'],
+            FOLDERS['binary'])
+    return 'CIFAR-10 is not here{}: download {} (170 MB) and put it in {} ({})'.format(
+        ' ({})'.format(reason) if reason else '', URLS['python'], folder, elsewhere)
 
 
 def download(dest=None, progress=True, url=URLS['python']):
@@ -105,7 +111,7 @@ def download(dest=None, progress=True, url=URLS['python']):
     return dest
 
 
-def plan(data=None, allow_download=True):
+def plan(data=None, allow_download=True, option='--data PATH'):
     """The CIFAR-10 copy a run reads, decided before any work: (path, to_download).
 
     `data` if given, else the first copy `find()` finds; with none, `download_path()` with
@@ -118,19 +124,19 @@ def plan(data=None, allow_download=True):
     if found is not None:
         return found, False
     if not allow_download:
-        raise UsageError(not_found_message())
+        raise UsageError(not_found_message(option=option))
     return download_path(), True
 
 
-def obtain(dest=None, progress=True):
+def obtain(dest=None, progress=True, option='--data PATH'):
     """`download(dest)`; offline (or any failed download) is one line saying which file to
-    put where."""
+    put where (`option`: as not_found_message)."""
     from inception_score.errors import DownloadError
     try:
         return download(dest, progress=progress)
     except DownloadError as e:
         reason = str(e).split('; offline?')[0]
-        raise UsageError(not_found_message(reason=reason)) from None
+        raise UsageError(not_found_message(reason=reason, option=option)) from None
 
 
 def inputs(path):

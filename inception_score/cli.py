@@ -173,6 +173,21 @@ def _seed(text):
     return value
 
 
+class _ListReferences(argparse.Action):
+    """--list-references: print the named reference sets and the cache, then exit (as
+    --version: no inputs, no model)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from inception_score import named
+        for line in named.listing():
+            print(line, flush=True)
+        parser.exit(0)
+
+
 def score_parser():
     from inception_score import modelfile
     from inception_score.resize import RESIZE_MODES
@@ -220,11 +235,13 @@ def score_parser():
     reference.add_argument('--fid', metavar='REF', default=None,
                            help='FID against REF: a folder or .npy/.npz of images (scored in '
                                 'this run with the same options), TTUR statistics (.npz with '
-                                'mu, sigma) or an ADM reference batch')
+                                'mu, sigma), an ADM reference batch, or a named set '
+                                '(cifar10-train, cifar10-test: built from CIFAR-10 once, then '
+                                'cached; see --list-references)')
     reference.add_argument('--adm', metavar='REF_BATCH.npz', default=None,
-                           help="OpenAI's ADM evaluator against its reference batch: prints its "
-                                'five lines (Inception Score in parts of 5000 unless '
-                                '--split-size, FID, sFID, precision, recall)')
+                           help="OpenAI's ADM evaluator against its reference batch (or a "
+                                'named set): prints its five lines (Inception Score in parts '
+                                'of 5000 unless --split-size, FID, sFID, precision, recall)')
     p.add_argument('--kid', metavar='REF', default=None,
                    help="KID against REF, as torch-fidelity computes it: what --fid takes, "
                         'but statistics only with their feature vectors (--save-features); '
@@ -242,6 +259,9 @@ def score_parser():
     p.add_argument('--plot', metavar='OUT.png', default=None,
                    help='draw a summary: predicted classes, split scores, FID (matplotlib)')
     p.add_argument('--json', metavar='OUT', default=None, help='write a JSON report')
+    p.add_argument('--list-references', action=_ListReferences,
+                   help='list the named reference sets (--fid cifar10-train ...), the CIFAR-10 '
+                        'copy they are built from and what is cached, then exit')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.add_argument('--debug', action='store_true', help='show tracebacks')
     return p
@@ -249,8 +269,8 @@ def score_parser():
 
 def _score(args):
     import time
-    from inception_score import (checks, files, kid, modelfile, reference, report, scoring,
-                                 sources, spread)
+    from inception_score import (checks, files, kid, modelfile, named, reference, report,
+                                 scoring, sources, spread)
     started = time.time()
     # Given, or found (./inception_score.model, else the cache); None: load names both places.
     model_path = modelfile.find_model() if args.model is None else args.model
@@ -262,8 +282,8 @@ def _score(args):
     # Every output is decided before any work: never onto an input, the model or each other.
     files.check_outputs({'--json': args.json, '--save-stats': args.save_stats,
                          '--plot': args.plot},
-                        [('input', p) for p in args.paths] + [('--model', model_path),
-                                                              ('reference', ref_path)])
+                        [('input', p) for p in args.paths] + [('--model', model_path)]
+                        + (named.inputs(ref_path) if ref_path is not None else []))
     warn_unused_flags(args)
     if args.plot is not None:
         from inception_score.plot import check_matplotlib, plot_format
@@ -394,10 +414,14 @@ def _open_inputs(args, value_range):
 
 
 def _kind(path):
-    """'images' for a folder or an image file, 'array' for anything else given (what it
-    holds is read later: a reference file may hold image arrays)."""
+    """'images' for a folder or an image file, 'named' for a named reference set (named.py),
+    'array' for anything else given (what it holds is read later: a reference file may hold
+    image arrays)."""
     import os
+    from inception_score.named import lookup
     from inception_score.sources import is_image_file
+    if lookup(path) is not None:
+        return 'named'
     return 'images' if os.path.isdir(path) or is_image_file(path) else 'array'
 
 

@@ -108,12 +108,14 @@ class InceptionScoreExtension(training.Extension):
         on rank 0 under ChainerMN.
     fid_reference: FID statistics of the real data: the path of a TTUR statistics file (e.g.
         fid_stats_cifar10_train.npz, or what `inception-score --save-stats` wrote) or ADM
-        reference batch, or a (mu, sigma) pair; read and checked once here. The FID then comes
+        reference batch, a (mu, sigma) pair, or a named set ('cifar10-train', 'cifar10-test':
+        read from the dataset cache for this model, or built there once from CIFAR-10; see
+        named.py); read and checked once here. The FID then comes
         from the same pass as the score (the samples' pool_3 statistics, O(2048^2) memory).
     kid_reference: the real data for KID (kid.py, torch-fidelity's): a statistics file
         written with `inception-score --save-stats OUT.npz --save-features`, an (N, 2048) array
-        of pool_3 features, or images (a folder, an image file, an (N, 3, H, W) array in
-        [0, 255]) whose features are computed once here; read and checked once here. Each
+        of pool_3 features, images (a folder, an image file, an (N, 3, H, W) array in
+        [0, 255]) whose features are computed once here, or a named set (as fid_reference); read and checked once here. Each
         evaluation keeps the samples' pool_3 vectors (8 KB a sample) for it.
     kid_subsets, kid_subset_size: KID's subsets (100 of 1000 by default; n_samples and the
         reference must both hold kid_subset_size).
@@ -150,8 +152,12 @@ class InceptionScoreExtension(training.Extension):
         self.progress = progress
         self.fid_statistics = None
         if fid_reference is not None:
+            from inception_score import named
             from inception_score.reference import load_fid_statistics
-            self.fid_statistics = load_fid_statistics(fid_reference)
+            if named.lookup(fid_reference):  # a named set: read from the cache, or built
+                fid_reference = named.reference(fid_reference)
+            self.fid_statistics = load_fid_statistics(
+                named.prepared(fid_reference, self.model, ('fid',), batch_size, comm=comm))
         self.kid_features = None
         if kid_reference is not None:
             self.kid_subsets, self.kid_subset_size, self.kid_features = _kid_reference(
@@ -207,5 +213,7 @@ def _kid_reference(model, reference, n_samples, batch_size, comm, subsets, subse
                                              kid.SUBSET_SIZE if subset_size is None
                                              else subset_size)
     kid.check_subset_size(n_samples, subset_size, 'samples (n_samples)')
-    ref = as_reference(reference, ('kid',)).check(('kid',), subset_size)
+    from inception_score.named import prepared
+    ref = prepared(as_reference(reference, ('kid',)), model, ('kid',), batch_size, comm=comm)
+    ref.check(('kid',), subset_size)
     return subsets, subset_size, reference_features(model, ref, batch_size, comm=comm)

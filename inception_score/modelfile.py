@@ -267,6 +267,12 @@ def _read(f, key, path, fix):
 
 
 def load_network(path=None, mode='auto'):
-    """A core `Network` (numpy) from a model file."""
+    """A core `Network` (numpy) from a model file; its `weights_sha256` is the file's
+    (weights_sha256: recorded and checked by load_arrays, else computed)."""
     from inception_score.network import Network
-    return Network(load_arrays(path), mode=mode)
+    path = find_model() if path is None else path
+    arrays = load_arrays(path)
+    network = Network(arrays, mode=mode)
+    network.weights_sha256 = (read_metadata(path).get(DIGEST_ATTR)
+                              or arrays_digest(arrays))
+    return network

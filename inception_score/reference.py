@@ -8,6 +8,8 @@
 - OpenAI's ADM reference batch: an .npz with `arr_0` images and precomputed `mu`, `sigma`,
   `mu_s`, `sigma_s`: its statistics are used as they are (as ADM's evaluator does), its images
   only where they are needed (precision/recall, or statistics it lacks);
+- a named set (named.py): `cifar10-train` or `cifar10-test`, whose numbers are read from the
+  dataset cache, or built there from CIFAR-10 once, when the run's model is known (prepare);
 - statistics written with `--save-stats OUT.npz --save-features`: `mu`, `sigma` and the
   images' pool_3 feature vectors (`pool_3`, N x 2048), which give KID and precision/recall
   without the images. Statistics alone cannot give KID: it needs the feature vectors.
@@ -139,16 +141,20 @@ def open_reference(path, metrics=('fid',), value_range=(0, 255), skip_bad=False,
     Images are opened with the given options (those of the images scored); statistics files
     are checked by statsfile.StatisticsFile. Errors are one line naming the file.
     """
+    from inception_score import named
     from inception_score.sources import FolderSource, load_array_file
     from inception_score.statsfile import open_statistics
     metrics = check_metrics(metrics)
     path = os.fspath(path)
+    ref = named.open_named(path)  # a name of a set (named.SETS) that no path here shadows
+    if ref is not None:
+        return ref.check(metrics)
     if os.path.isdir(path):
         source = FolderSource(path, skip_bad=skip_bad, allow_16bit=allow_16bit)
         return Reference(source, provenance={'path': path, 'sha256': None,
                                              'format': 'image-folder'}).check(metrics)
     if not os.path.exists(path):
-        raise UsageError('reference {} does not exist'.format(path))
+        raise UsageError('reference {} does not exist{}'.format(path, named.hint(path)))
     magic = _magic(path)
     if magic == b'\x93NUMPY':
         source = load_array_file(path, layout=layout, value_range=value_range)

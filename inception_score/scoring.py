@@ -478,8 +478,14 @@ def evaluate_source(model, source, reference=None, metrics=None, batch_size=100,
             kid.SUBSETS if kid_subsets is None else kid_subsets,
             kid.SUBSET_SIZE if kid_subset_size is None else kid_subset_size)
         kid.check_subset_size(n, kid_subset_size)
-        reference.check(metrics, kid_subset_size)
     network = as_network(model)
+    if callable(getattr(reference, 'prepare', None)):
+        # A named set (named.py): its numbers from the cache of this model's weights and
+        # resize, or built there now, before the images are scored.
+        reference.prepare(model, metrics, batch_size, resize, reference_progress, comm,
+                          network=network)
+    if 'kid' in metrics:
+        reference.check(metrics, kid_subset_size)
     counter = ClassCounter()
     feeds = {'classes': ClassFeed(counter)}
     if 'fid' in metrics or statistics:

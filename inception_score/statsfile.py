@@ -167,7 +167,7 @@ def _provenance_array(key, value):
         key, type(value).__name__))
 
 
-def _arrays(mu, sigma, pool_3=None, **provenance):
+def _arrays(mu, sigma, pool_3=None, spatial=None, **provenance):
     """{name: array} of a TTUR statistics file, checked."""
     mu = numpy.asarray(mu, dtype=numpy.float64)
     sigma = numpy.asarray(sigma, dtype=numpy.float64)
@@ -180,6 +180,12 @@ def _arrays(mu, sigma, pool_3=None, **provenance):
         if arrays['pool_3'].ndim != 2 or arrays['pool_3'].shape[1] != mu.shape[0]:
             raise InputError('feature vectors must be (N, {}), got {}'.format(
                 mu.shape[0], arrays['pool_3'].shape))
+    if spatial is not None:
+        mu_s, sigma_s = (numpy.asarray(a, dtype=numpy.float64) for a in spatial)
+        if mu_s.ndim != 1 or sigma_s.shape != mu_s.shape * 2:
+            raise InputError('spatial statistics must be mu_s (d,) and sigma_s (d, d), got {} '
+                             'and {}'.format(mu_s.shape, sigma_s.shape))
+        arrays.update(mu_s=mu_s, sigma_s=sigma_s)
     for key, value in provenance.items():
         if key in STATISTICS_KEYS:
             raise InputError('statistics provenance cannot be named {!r}'.format(key))
@@ -191,18 +197,19 @@ def _arrays(mu, sigma, pool_3=None, **provenance):
     return arrays
 
 
-def save_statistics(path, mu, sigma, pool_3=None, **provenance):
+def save_statistics(path, mu, sigma, pool_3=None, spatial=None, **provenance):
     """Write TTUR-format statistics (`mu`, `sigma` in float64, plus scalar provenance entries
     of at most PROVENANCE_BYTES) to exactly `path` (numpy.savez would append .npz to a name
     without it). `pool_3`: the (N, d) feature vectors too, float32, for KID and
-    precision/recall against this file.
+    precision/recall against this file. `spatial`: ADM's spatial statistics (mu_s, sigma_s)
+    too, for sFID, as ADM's reference batches hold them.
 
     The archive is numpy.savez's (stored members, zip64 headers), written here so that a write
     that fails (a full disk) also ends the archive: zipfile would otherwise try again from its
     finalizer, on a closed file, and print a traceback after the one-line error."""
     import zipfile
     from numpy.lib import format as npy_format
-    arrays = _arrays(mu, sigma, pool_3, **provenance)
+    arrays = _arrays(mu, sigma, pool_3, spatial, **provenance)
     with open(path, 'wb') as f:
         archive = zipfile.ZipFile(f, 'w', compression=zipfile.ZIP_STORED, allowZip64=True)
         try:
