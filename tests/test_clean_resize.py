@@ -83,8 +83,7 @@ def _ttur_statistics(features):
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
-@pytest.mark.slow
-@pytest.mark.once
+@pytest.mark.slow  # not `once`: it needs clean-fid, which only .venv has in CI
 def test_clean_mode_gives_clean_fids_pool3_and_fid_through_tensorflow(
         graph_def, model_file, clean_fid_resize, tmp_path, capsys):
     rng = np.random.RandomState(8)

@@ -24,8 +24,13 @@ def test_uint8_float_and_value_ranges_agree_and_inputs_are_untouched(network, sm
     for before, after in zip(copies, (small_uint8, as_float, minus_one_one)):
         assert numpy.array_equal(before, after)
     assert from_uint8 == from_float
-    assert numpy.allclose(other_batches, from_float, rtol=1e-4)  # float32 rounding only
-    assert numpy.allclose(from_pm1, from_float, rtol=1e-4)
+    # Other batches: float32 rounding only (GEMM blocking differs with the batch, and by CPU).
+    # The std of two split scores is half their difference, so its rounding is that of the
+    # scores: both are bounded relative to the mean (on an AMD EPYC the std moved 1.6e-4 of
+    # itself, 2.1e-5 of the mean).
+    mean = from_float[0]
+    for other in (other_batches, from_pm1):  # (-1, 1) input rounds differently too
+        assert all(abs(a - b) <= 1e-4 * mean for a, b in zip(other, from_float))
     logits = network.logits(small_uint8)
     assert numpy.allclose(from_float, inception_score_from_logits(logits, 2), rtol=1e-6)
 
