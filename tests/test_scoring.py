@@ -150,8 +150,7 @@ def test_evaluate_images_refuses_before_any_work(kwargs, error, message):
     assert type(info.value).__name__ == error and str(info.value) == message
 
 
-@pytest.mark.slow
-@pytest.mark.once
+@pytest.mark.slow  # not `once`: ChainerMN is in .venv only
 def test_distributed_evaluation_equals_one_process_under_mpiexec(model_file):
     pytest.importorskip('chainermn')
     import os
