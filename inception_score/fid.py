@@ -232,6 +232,25 @@ def _check_real(a, path, key):
     return a
 
 
+def check_statistics_shapes(mu_shape, sigma_shape, dim=None, where='statistics',
+                            names=('mu', 'sigma')):
+    """d, when `mu_shape` is (d,) and `sigma_shape` (d, d) with d == `dim` (any d >= 1 if
+    None); else an InputError starting with `where` and naming the array. Shapes only, so
+    that a file's headers are checked before its data is read (statsfile)."""
+    mu_key, sigma_key = names
+    if len(mu_shape) != 1 or mu_shape[0] < 1:
+        raise InputError('{}: {!r} has shape {}, expected a vector (d,)'.format(
+            where, mu_key, tuple(mu_shape)))
+    d = mu_shape[0]
+    if dim is not None and d != dim:
+        raise InputError('{}: the statistics are of {} features, expected {}'.format(
+            where, d, dim))
+    if tuple(sigma_shape) != (d, d):
+        raise InputError('{}: {!r} has shape {}, expected ({}, {}) to match {!r}'.format(
+            where, sigma_key, tuple(sigma_shape), d, d, mu_key))
+    return d
+
+
 def check_statistics(mu, sigma, dim=None, where='statistics', names=('mu', 'sigma')):
     """(mu, sigma) in float64 if they are statistics of `dim` features (any size if None):
     shapes (d,) and (d, d), real and finite, sigma symmetric and positive semi-definite within
@@ -239,16 +258,7 @@ def check_statistics(mu, sigma, dim=None, where='statistics', names=('mu', 'sigm
     mu_key, sigma_key = names
     mu = _check_real(to_numpy(mu), where, mu_key)
     sigma = _check_real(to_numpy(sigma), where, sigma_key)
-    if mu.ndim != 1 or mu.shape[0] < 1:
-        raise InputError('{}: {!r} has shape {}, expected a vector (d,)'.format(
-            where, mu_key, mu.shape))
-    d = mu.shape[0]
-    if dim is not None and d != dim:
-        raise InputError('{}: the statistics are of {} features, expected {}'.format(
-            where, d, dim))
-    if sigma.shape != (d, d):
-        raise InputError('{}: {!r} has shape {}, expected ({}, {}) to match {!r}'.format(
-            where, sigma_key, sigma.shape, d, d, mu_key))
+    check_statistics_shapes(mu.shape, sigma.shape, dim, where, names)
     scale = max(float(numpy.abs(sigma).max()), numpy.finfo(numpy.float64).tiny)
     asymmetry = float(numpy.abs(sigma - sigma.T).max())
     if asymmetry > SYMMETRY_TOLERANCE * scale:

@@ -18,6 +18,7 @@ import numpy
 from inception_score.arrayfile import (ArrayFile, WHOLE_READ_BYTES, describe, member_names,
                                        open_archive, sniff)
 from inception_score.errors import InputError
+from inception_score.fid import check_statistics_shapes
 from inception_score.io import open_regular
 
 # Names our statistics and ADM's reference batches use for the arrays themselves ('pool_3':
@@ -98,16 +99,8 @@ class StatisticsFile:
                     raise InputError('{}: {!r} has dtype {}, expected float32 or float64 (TTUR '
                                      'and ADM save float64 statistics): re-create the '
                                      'file'.format(path, key, f.dtype))
-            if len(mu_file.shape) != 1 or mu_file.shape[0] < 1:
-                raise InputError('{}: {!r} has shape {}, expected a vector (d,)'.format(
-                    path, mu_key, mu_file.shape))
-            d = mu_file.shape[0]
-            if dim is not None and d != dim:
-                raise InputError('{}: the statistics are of {} features, expected {}'.format(
-                    path, d, dim))
-            if sigma_file.shape != (d, d):
-                raise InputError('{}: {!r} has shape {}, expected ({}, {}) to match {!r}'.format(
-                    path, sigma_key, sigma_file.shape, d, d, mu_key))
+            d = check_statistics_shapes(mu_file.shape, sigma_file.shape, dim, path,
+                                        (mu_key, sigma_key))
             if dim is None and d > MAX_FEATURES:
                 raise InputError('{}: statistics of {} features are more than the {} read '
                                  '(pool_3 has 2048)'.format(path, d, MAX_FEATURES))
