@@ -105,6 +105,18 @@ def mount_tiny_disk(path, size):
     return None if proc.returncode == 0 else (proc.stderr.strip() or 'mount failed')
 
 
+def fill_disk(folder):
+    """Write a filler file into `folder` until its file system is full."""
+    fd = os.open(os.path.join(folder, 'filler'), os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b'x' * 4096):
+            pass
+    except OSError:  # the disk is full now
+        pass
+    finally:
+        os.close(fd)
+
+
 def unmount(path):
     import subprocess
     subprocess.run(['umount', path], capture_output=True)

@@ -22,6 +22,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 'bench'))
 from synthetic_weights import smooth_images_nhwc as smooth_images  # noqa: E402,F401
 
+
+def noise_png_folder(folder, n, seed, size=16):
+    """`n` size x size PNGs of uniform noise from RandomState(seed), named 0.png, 1.png, ...,
+    written into `folder`; returns it as a str. For tests where the images are not the point."""
+    from PIL import Image
+    rng = numpy.random.RandomState(seed)
+    for i in range(n):
+        Image.fromarray(rng.randint(0, 256, (size, size, 3)).astype(numpy.uint8)).save(
+            os.path.join(str(folder), '{}.png'.format(i)))
+    return str(folder)
+
+
 # Two cases are exercised on purpose: some layers ignore gamma (scale_after_normalization=False)
 # and some use a variance_epsilon other than the released graph's 0.001.
 def _bn_attrs(index):

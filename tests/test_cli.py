@@ -514,13 +514,7 @@ def test_full_disk_for_the_report_is_one_line_and_leaves_nothing(model_file, png
     if reason is not None:
         pytest.skip('cannot mount a tmpfs here ({})'.format(reason))
     try:
-        fd = os.open(os.path.join(disk, 'filler'), os.O_WRONLY | os.O_CREAT)
-        try:
-            while os.write(fd, b'x' * 4096):
-                pass
-        except OSError:  # the disk is full now
-            pass
-        os.close(fd)
+        fetch_tool.fill_disk(disk)
         target = os.path.join(disk, 'r.json')
         proc = _score_process(png_folder, '--model', model_file, '--splits', '2', '--quiet',
                               '--json', target)

@@ -17,8 +17,8 @@ import sys
 
 import numpy
 import pytest
-from PIL import Image
 
+import synthetic_graph
 from conftest import ROOT
 
 # Seeded fuzzing of the file formats: what it tests does not depend on the environment.
@@ -29,12 +29,7 @@ COUNT = 50
 
 @pytest.fixture(scope='module')
 def images(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('fuzz_images')
-    rng = numpy.random.RandomState(0)
-    for i in range(2):
-        Image.fromarray(rng.randint(0, 256, (16, 16, 3)).astype(numpy.uint8)).save(
-            str(folder / '{}.png'.format(i)))
-    return str(folder)
+    return synthetic_graph.noise_png_folder(tmp_path_factory.mktemp('fuzz_images'), 2, 0)
 
 
 def _fuzz(kind, artifact, model_file, images, seed, count=COUNT):
@@ -81,12 +76,7 @@ REFERENCE_COUNTS = {'stats': 24, 'admref': 16, 'labels': 10}
 @pytest.fixture(scope='module')
 def four_images(tmp_path_factory):
     """Precision/recall's k = 3 neighbours need 4 images."""
-    folder = tmp_path_factory.mktemp('fuzz_four')
-    rng = numpy.random.RandomState(2)
-    for i in range(4):
-        Image.fromarray(rng.randint(0, 256, (16, 16, 3)).astype(numpy.uint8)).save(
-            str(folder / '{}.png'.format(i)))
-    return str(folder)
+    return synthetic_graph.noise_png_folder(tmp_path_factory.mktemp('fuzz_four'), 4, 2)
 
 
 @pytest.fixture(scope='module')

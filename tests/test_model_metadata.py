@@ -10,20 +10,15 @@ import time
 import h5py
 import numpy
 import pytest
-from PIL import Image
 
+import synthetic_graph
 from inception_score.cli import download_main, score_main
 from inception_score.modelfile import DIGEST_ATTR, arrays_digest, load_arrays, weights_sha256
 
 
 @pytest.fixture(scope='module')
 def two_images(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('two')
-    rng = numpy.random.RandomState(3)
-    for i in range(2):
-        Image.fromarray(rng.randint(0, 256, (16, 16, 3)).astype(numpy.uint8)).save(
-            str(folder / '{}.png'.format(i)))
-    return str(folder)
+    return synthetic_graph.noise_png_folder(tmp_path_factory.mktemp('two'), 2, 3)
 
 
 def _with_attribute(model_file, tmp_path, name, value):

@@ -95,13 +95,7 @@ def test_save_stats_on_a_full_disk_is_one_line_and_leaves_nothing(model_file, sa
 def test_one_output_failing_keeps_the_others_out_too(model_file, samples, tiny_disk,
                                                      tmp_path):
     # The statistics fit where they go; the report's disk is full: neither is written.
-    fd = os.open(os.path.join(tiny_disk, 'filler'), os.O_WRONLY | os.O_CREAT)
-    try:
-        while os.write(fd, b'x' * 4096):
-            pass
-    except OSError:  # the disk is full now
-        pass
-    os.close(fd)
+    fetch_tool.fill_disk(tiny_disk)
     stats, report = tmp_path / 's.npz', os.path.join(tiny_disk, 'r.json')
     proc = _process(samples, '--model', model_file, '--splits', '1', '--quiet', '--save-stats',
                     stats, '--json', report)

@@ -17,6 +17,7 @@ import pytest
 from numpy.lib import format as npy_format
 from PIL import Image
 
+import synthetic_graph
 from conftest import ROOT
 from inception_score import statsfile
 from inception_score.arrayfile import MAX_MEMBERS
@@ -67,12 +68,7 @@ def good():
 @pytest.fixture(scope='module')
 def images(tmp_path_factory):
     """Two tiny PNGs: the network costs nothing, the reference is what is tested."""
-    folder = tmp_path_factory.mktemp('two')
-    rng = numpy.random.RandomState(1)
-    for i in range(2):
-        Image.fromarray(rng.randint(0, 256, (16, 16, 3)).astype(numpy.uint8)).save(
-            str(folder / '{}.png'.format(i)))
-    return str(folder)
+    return synthetic_graph.noise_png_folder(tmp_path_factory.mktemp('two'), 2, 1)
 
 
 def with_bomb(path, members, name):
