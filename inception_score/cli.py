@@ -70,7 +70,8 @@ def run(main, argv, parser, prog=None):
     debug = False
     try:
         from inception_score import files, fixes
-        with files.interrupt_once(keep=argv is None), fixes.flags():
+        program = files.as_program() if argv is None else contextlib.nullcontext()
+        with program, files.interrupt_once(keep=argv is None), fixes.flags():
             if not isinstance(parser, argparse.ArgumentParser):
                 parser = parser()
             args = parser.parse_args(argv)
@@ -79,9 +80,12 @@ def run(main, argv, parser, prog=None):
                 return main(args) or 0
     except BaseException as e:
         files = sys.modules.get('inception_score.files')
-        if files is not None and isinstance(e, files.Terminated):
-            files.exit_quietly()  # SIGTERM/SIGHUP: the outputs are already removed
-            raise
+        terminated = files.terminated_by(e) if files is not None else None
+        if terminated is not None:  # SIGTERM/SIGHUP: the outputs are already removed
+            files.exit_quietly()
+            if terminated is e:
+                raise
+            raise terminated from None  # exit 128 + signal, not the wrapper's traceback
         if isinstance(e, KeyboardInterrupt) or _interrupted():
             print('{}: interrupted'.format(prog), file=sys.stderr)
             return 130

@@ -65,6 +65,7 @@ _deferred = []
 _terminating = []      # the signal that started the exit, once one has
 _once = []             # previous SIGINT handlers of the open interrupt_once blocks
 _interrupted = []      # a Ctrl-C came in the current (or last) interrupt_once block
+_program = []          # open as_program blocks: this process ends once Terminated is raised
 
 
 def _handled_signals():
@@ -118,6 +119,32 @@ def exit_quietly():
                 signal.signal(signum, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def as_program():
+    """For a command line run as the program (it exits when Terminated reaches it): once SIGTERM
+    or SIGHUP has started the exit inside the block, the removed handlers leave those signals
+    ignored instead of restoring their default action, so no second signal can kill the process
+    between the cleanup and the exit, however long the way up is."""
+    _program.append(True)
+    try:
+        yield
+    finally:
+        _program.pop()
+
+
+def terminated_by(exc):
+    """The Terminated that `exc` is, or that it was raised from or while handling (a library
+    such as h5py may replace an exception raised in its callbacks with one of its own), else
+    None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, Terminated):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ if exc.__cause__ is not None else exc.__context__
+    return None
+
+
 def _in_main_thread():
     # Python runs signal handlers in the main thread only, and only it may set them.
     return threading.current_thread() is threading.main_thread()
@@ -142,9 +169,12 @@ def _uninstall():
         _users -= 1
         if _users or not _in_main_thread():
             return
+        # A program on its way out keeps ignoring SIGTERM and SIGHUP: restoring the default
+        # action would let a second one (`timeout -k`) kill it before exit_quietly is reached.
+        ending = bool(_terminating and _program)
         for signum, handler in list(_previous.items()):
             if signal.getsignal(signum) is _on_signal:
-                signal.signal(signum, handler)
+                signal.signal(signum, signal.SIG_IGN if ending else handler)
             del _previous[signum]
         del _terminating[:]  # whoever catches Terminated and goes on gets the usual handlers
 
@@ -502,4 +532,5 @@ def _refuse_clash(flag, path, real, identity, what, source):
 
 __all__ = ['OutputError', 'Terminated', 'atomic_output', 'atomic_outputs', 'check_free_space',
            'check_output_folder', 'check_outputs', 'check_writable', 'current_umask',
-           'exit_quietly', 'output_error', 'scratch_dir', 'writing']
+           'as_program', 'exit_quietly', 'output_error', 'scratch_dir', 'terminated_by',
+           'writing']

@@ -358,3 +358,52 @@ def test_signal_during_a_slow_write_leaves_no_part(tmp_path, signum, code, says)
         assert err.strip().splitlines()[-1] == says and 'Traceback' not in err
     assert os.listdir(str(out)) == []
     assert graph.read_bytes() == GRAPH
+
+
+# A SIGTERM can land in a library's callback (h5py's attribute iteration, as the report reads
+# the model file's metadata while the outputs are pending): h5py replaces the Terminated raised
+# there with its own SystemError. The command must still exit 143 with nothing on stderr, and
+# a second SIGTERM after the cleanup (as `timeout -k` sends) must not kill it by the signal.
+_CALLBACK_PROGRAM = '''
+import os, signal, sys
+import h5py
+from inception_score import cli, files
+
+
+def main(args):
+    try:
+        with files.atomic_output(args.out) as tmp:
+            with h5py.File(tmp, 'w') as f:
+                f.attrs['a'] = 1
+            with h5py.File(tmp, 'r') as f:
+                def visit(name, *rest):
+                    os.kill(os.getpid(), signal.SIGTERM)  # Terminated, inside h5py's callback
+                h5py.h5a.iterate(f.id, visit)
+    finally:
+        if args.second:  # the handlers are gone by now: the default action would kill
+            os.kill(os.getpid(), signal.SIGTERM)
+    print('not reached')
+
+
+def parser():
+    p = cli.Parser(prog='callback')
+    p.add_argument('out')
+    p.add_argument('--second', action='store_true')
+    return p
+
+
+sys.exit(cli.run(main, None, parser))
+'''
+
+
+@pytest.mark.parametrize('second', [False, True])
+def test_sigterm_inside_a_library_callback_exits_143_quietly(tmp_path, second):
+    import subprocess
+    import sys
+    program, out = tmp_path / 'callback.py', tmp_path / 'out'
+    program.write_text(_CALLBACK_PROGRAM)
+    out.mkdir()
+    proc = subprocess.run([sys.executable, str(program), str(out / 'o.h5')]
+                          + ['--second'] * second, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (143, '', '')
+    assert os.listdir(str(out)) == []
