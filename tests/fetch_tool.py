@@ -5,6 +5,7 @@ stderr, signals, resource limits. Errors go through the package's own `cli.run`.
     python tests/fetch_tool.py --url URL --outfile OUT [--graph PATH] [--fallback-url URL] ...
 """
 import argparse
+import contextlib
 import os
 import resource
 import signal
@@ -92,9 +93,24 @@ def fake_graph(size=200000, seed=0):
             + random.Random(seed).getrandbits(8 * size).to_bytes(size, 'little'))
 
 
+@contextlib.contextmanager
+def tiny_disk(path, size, elsewhere=None):
+    """A tmpfs of `size` bytes mounted at `path` for the block (a real full disk: ENOSPC).
+    Where it cannot be mounted (mounting needs root) the test is skipped, saying why and, in
+    `elsewhere`, what covers the path then."""
+    import pytest
+    reason = mount_tiny_disk(path, size)
+    if reason is not None:
+        pytest.skip('cannot mount a tmpfs here ({}){}'.format(
+            reason, '; ' + elsewhere if elsewhere else ''))
+    try:
+        yield path
+    finally:
+        unmount(path)
+
+
 def mount_tiny_disk(path, size):
-    """Mount a tmpfs of `size` bytes at `path` (a real full disk: ENOSPC); the reason if not
-    possible (mounting needs root)."""
+    """Mount a tmpfs of `size` bytes at `path`; the reason if not possible."""
     import subprocess
     os.makedirs(path, exist_ok=True)
     try:

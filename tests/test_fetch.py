@@ -548,13 +548,9 @@ def test_command_line_errors_are_one_line(server, tmp_path, capsys, tmpdir_watch
 
 @pytest.fixture
 def tiny_tmpdir(tmp_path):
-    path = str(tmp_path / 'tiny')
-    reason = fetch_tool.mount_tiny_disk(path, 64 * 1024)
-    if reason is not None:
-        pytest.skip('cannot mount a tmpfs here ({}); the RLIMIT_FSIZE test covers the path'
-                    .format(reason))
-    yield path
-    fetch_tool.unmount(path)
+    with fetch_tool.tiny_disk(str(tmp_path / 'tiny'), 64 * 1024,
+                              'the RLIMIT_FSIZE test covers the path') as path:
+        yield path
 
 
 @pytest.mark.parametrize('route,says', [

@@ -207,13 +207,9 @@ def test_too_little_free_space_is_decided_before_writing(tmp_path):
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    path = str(tmp_path / 'tiny')
-    reason = fetch_tool.mount_tiny_disk(path, 64 * 1024)
-    if reason is not None:
-        pytest.skip('cannot mount a tmpfs here ({}); the RLIMIT_FSIZE tests cover the write '
-                    'path'.format(reason))
-    yield path
-    fetch_tool.unmount(path)
+    with fetch_tool.tiny_disk(str(tmp_path / 'tiny'), 64 * 1024,
+                              'the RLIMIT_FSIZE tests cover the write path') as path:
+        yield path
 
 
 def test_read_only_file_system_is_refused_before_any_work(tiny_disk):

@@ -71,13 +71,9 @@ def test_save_stats_over_the_file_size_limit_is_one_line_and_leaves_nothing(
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    path = str(tmp_path / 'tiny')
-    reason = fetch_tool.mount_tiny_disk(path, 256 * 1024)
-    if reason is not None:
-        pytest.skip('cannot mount a tmpfs here ({}); the file size limit test covers the '
-                    'write path'.format(reason))
-    yield path
-    fetch_tool.unmount(path)
+    with fetch_tool.tiny_disk(str(tmp_path / 'tiny'), 256 * 1024,
+                              'the file size limit test covers the write path') as path:
+        yield path
 
 
 def test_save_stats_on_a_full_disk_is_one_line_and_leaves_nothing(model_file, samples,
