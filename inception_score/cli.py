@@ -342,7 +342,7 @@ def _score(args):
     with files.atomic_outputs(outputs) as tmp:
         if args.save_stats is not None:
             report.write_statistics(args.save_stats, result.statistics, args, acc.n,
-                                    model_path,
+                                    model_path, network,
                                     features=result.features if args.save_features else None,
                                     tmp=tmp[args.save_stats])
         if args.plot is not None:

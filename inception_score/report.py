@@ -86,7 +86,7 @@ def build(args, acc, model_path, network, elapsed, skipped, evaluation=None,
         'skipped_files': list(skipped),
         'skipped_count': len(skipped),
         'model_file': model_path,
-        'model_sha256': modelfile.weights_sha256(model_path),
+        'model_sha256': network.weights_sha256,  # known since load_network: no second read
         'source_graph_sha256': metadata.get('source_sha256'),
         'released_graph': metadata.get('released_graph',
                                        metadata.get('graph_sha256') == fetch.RELEASED_GRAPH_SHA256),
@@ -120,8 +120,9 @@ def _evaluation(args, evaluation, class_names):
     return data
 
 
-def write_statistics(path, statistics, args, n, model_path, features=None, tmp=None):
-    """--save-stats: TTUR's mu and sigma of the images, with what produced them; with
+def write_statistics(path, statistics, args, n, model_path, network, features=None, tmp=None):
+    """--save-stats: TTUR's mu and sigma of the images, with what produced them (the model
+    file, and the weights `network` was loaded with: modelfile.load_network); with
     `features` (--save-features) their pool_3 vectors too (array 'pool_3'). Written to `tmp`
     when given (see _write)."""
     import inception_score
@@ -131,7 +132,7 @@ def write_statistics(path, statistics, args, n, model_path, features=None, tmp=N
     mu, sigma = statistics
     provenance = dict(
         n=int(n), features='pool_3', inputs=inputs_provenance(args.paths),
-        resize=args.resize, model_sha256=modelfile.weights_sha256(model_path),
+        resize=args.resize, model_sha256=network.weights_sha256,
         source_graph_sha256=str(metadata.get('source_sha256') or ''),
         released_graph=bool(metadata.get('released_graph', False)),
         inception_score_version=inception_score.__version__,
